@@ -1,0 +1,89 @@
+//! The headless command line: the same engine as the desktop app.
+
+pub mod args;
+mod output;
+mod password;
+mod project;
+mod settings;
+
+pub use args::Cli;
+
+use crate::datadir::DataDir;
+use crate::engine::{Engine, EngineError};
+use args::{Command, VaultCmd};
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Asks y/N on a terminal; refuses without one (the caller offers `--yes`).
+pub fn confirm(question: &str) -> Result<(), EngineError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(EngineError::NeedsConfirmation(format!(
+            "{question} Pass --yes to confirm when not running in a terminal."
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok();
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(EngineError::Cancelled)
+    }
+}
+
+/// Opens the engine on the data dir the flags and environment pick.
+pub fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
+    let dd = DataDir::resolve(cli.data_dir.as_deref())
+        .map_err(|e| EngineError::Failed(format!("cannot find a data dir: {e}")))?;
+    Engine::open(dd)
+}
+
+/// Runs a subcommand and returns the process exit code: 0 ok, 1 the
+/// operation failed, 2 bad input.
+pub fn run(cli: Cli) -> i32 {
+    match run_inner(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run_inner(cli: Cli) -> Result<i32, EngineError> {
+    let Some(command) = cli.command else {
+        return Ok(0);
+    };
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| EngineError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let engine = open_engine(&Cli {
+        data_dir: cli.data_dir.clone(),
+        password_file: cli.password_file.clone(),
+        command: None,
+    })?;
+    let password_file = cli.password_file.as_deref();
+    match command {
+        Command::Project(cmd) => {
+            password::unlock(&engine, password_file)?;
+            project::run(&engine, cmd, &rt)
+        }
+        Command::Settings(cmd) => settings::run(&engine, cmd),
+        Command::Info(j) => settings::info(&engine, j.json),
+        Command::Vault(VaultCmd::Unlock) => {
+            password::unlock(&engine, password_file)?;
+            println!("The master password unlocks the vault.");
+            Ok(0)
+        }
+        Command::Vault(VaultCmd::ChangePassword { new_password_file }) => {
+            if engine.vault_state()? == crate::engine::VaultState::Uninitialized {
+                return Err(EngineError::NoVault);
+            }
+            let old = password::current_password(password_file)?;
+            engine.unlock(&old)?;
+            let new = password::new_password(new_password_file.as_deref())?;
+            let n = engine.change_password(&old, &new)?;
+            println!("Master password changed; {n} project(s) re-sealed.");
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Verified, scheduled, restorable backups of Supabase projects and any
+/// PostgreSQL database. With no command, opens the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "supabackup", version, about, long_about = None)]
+pub struct Cli {
+    /// Data folder (catalog, log, default backup root). Default: the OS
+    /// convention, or supabackup-data/ beside the binary when a file
+    /// supabackup.portable sits there.
+    #[arg(long, global = true, env = "SUPABACKUP_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Read the master password from the first line of FILE (else
+    /// SUPABACKUP_PASSWORD, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// What to do; none opens the desktop app.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, show, edit, remove and test projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Read and change settings.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+    /// The master password.
+    #[command(subcommand)]
+    Vault(VaultCmd),
+    /// Where things are: data dir, catalog, backup root, PostgreSQL tools found.
+    Info(JsonFlag),
+}
+
+/// `--json` for listings.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Fields shared by `project add` and `project edit`.
+#[derive(Debug, Args, Default)]
+pub struct ProjectFields {
+    /// production, staging or development.
+    #[arg(long, value_name = "E")]
+    pub environment: Option<String>,
+    /// Free text.
+    #[arg(long, value_name = "D")]
+    pub description: Option<String>,
+    /// Supabase service_role key (sealed in the catalog).
+    #[arg(long, value_name = "K")]
+    pub service_key: Option<String>,
+    /// Supabase anon key (sealed in the catalog).
+    #[arg(long, value_name = "K")]
+    pub anon_key: Option<String>,
+}
+
+/// `supabackup project ...`
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Add a project.
+    Add {
+        /// 1-100 letters, digits, spaces, '-' or '_'.
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// postgresql://user:password@host:5432/db (or key=value). Read from
+        /// SUPABACKUP_DB_URL when omitted, to keep it out of shell history.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "SUPABACKUP_DB_URL",
+            hide_env_values = true
+        )]
+        db_url: String,
+        #[command(flatten)]
+        fields: ProjectFields,
+    },
+    /// List projects (passwords masked).
+    List(JsonFlag),
+    /// Show one project.
+    Show {
+        /// Name or id.
+        project: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Change a project; only the flags given change.
+    Edit {
+        /// Name or id.
+        project: String,
+        /// New name.
+        #[arg(long, value_name = "N")]
+        name: Option<String>,
+        /// New connection string.
+        #[arg(long, value_name = "URL")]
+        db_url: Option<String>,
+        #[command(flatten)]
+        fields: ProjectFields,
+        /// Scheduled backups run only for active projects.
+        #[arg(long, value_name = "BOOL")]
+        active: Option<bool>,
+    },
+    /// Remove a project and its schedules (its backups are kept).
+    Remove {
+        /// Name or id.
+        project: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Connect and report server version, size, SSL, the pg_dump to be used,
+    /// and a Supabase diagnosis.
+    Test {
+        /// Name or id.
+        project: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// `supabackup settings ...`
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    /// Print one setting, or all of them.
+    Get {
+        /// The key (all when omitted).
+        key: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Change a setting.
+    Set {
+        /// backup-root, pg-bin-dir, default-compression, default-level,
+        /// theme, auto-lock-minutes or concurrency.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Put a setting back to its default.
+    Unset {
+        /// The key.
+        key: String,
+    },
+}
+
+/// `supabackup vault ...`
+#[derive(Debug, Subcommand)]
+pub enum VaultCmd {
+    /// Re-seal every secret under a new master password, in one transaction.
+    /// The new password comes from SUPABACKUP_NEW_PASSWORD,
+    /// --new-password-file, or a prompt.
+    ChangePassword {
+        /// Read the new password from the first line of FILE.
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
+    /// Set the master password (first use) or check that it unlocks.
+    Unlock,
+}

@@ -1,0 +1,99 @@
+//! The engine: everything the desktop app and the CLI do, on top of the
+//! catalog, the vault and the PostgreSQL tools. Never imports egui.
+
+mod error;
+mod projects;
+mod session;
+mod settings;
+mod test_connection;
+
+pub use error::EngineError;
+pub use projects::{ProjectPatch, ProjectView};
+pub use session::VaultState;
+pub use test_connection::TestReport;
+
+use crate::datadir::DataDir;
+use crate::domain::{Activity, Level, ProjectId};
+use crate::store::Catalog;
+use crate::vault::Vault;
+use std::io::Write;
+use std::sync::{Arc, RwLock};
+
+/// A handle on the engine; clones share the same catalog and vault.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: DataDir,
+    catalog: Catalog,
+    vault: RwLock<Option<Arc<Vault>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({})", self.inner.data_dir.root.display())
+    }
+}
+
+impl Engine {
+    /// Opens the data dir (creating it) and its catalog.
+    pub fn open(data_dir: DataDir) -> Result<Self, EngineError> {
+        data_dir
+            .ensure()
+            .map_err(|e| EngineError::io("cannot create the data dir", &data_dir.root, e))?;
+        let catalog = Catalog::open(&data_dir.catalog_path())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                data_dir,
+                catalog,
+                vault: RwLock::new(None),
+            }),
+        })
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.inner.data_dir
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The unlocked vault, or `Locked`.
+    pub fn vault(&self) -> Result<Arc<Vault>, EngineError> {
+        let guard = self
+            .inner
+            .vault
+            .read()
+            .map_err(|_| EngineError::Failed("vault lock poisoned".into()))?;
+        guard.clone().ok_or(EngineError::Locked)
+    }
+
+    /// Records an activity entry in the catalog and the text log.
+    /// A failure to log is reported on stderr, never fatal.
+    pub fn log(&self, level: Level, project: Option<ProjectId>, message: impl Into<String>) {
+        let entry = Activity::now(level, project, message);
+        if let Err(e) = self.inner.catalog.log(&entry) {
+            eprintln!("warning: could not write the activity log: {e}");
+        }
+        let line = format!(
+            "{} {:?} {}\n",
+            entry.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            entry.level,
+            entry.message
+        );
+        let path = self.inner.data_dir.root.join("supabackup.log");
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            eprintln!("warning: could not write {}: {e}", path.display());
+        }
+    }
+}

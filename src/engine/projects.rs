@@ -1,0 +1,227 @@
+//! Adding, editing, listing and removing projects; secrets sealed on the way in.
+
+use crate::domain::{ConnInfo, Level, Project, ProjectId, ProjectInput, Sealed};
+use crate::engine::session::secret_purpose;
+use crate::engine::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+/// A project as shown to the user: secrets masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectView {
+    /// Id.
+    pub id: ProjectId,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// production / staging / development.
+    pub environment: String,
+    /// Connection URL with the password as `****`.
+    pub db_url: String,
+    /// Service key, masked (`****` + last 4), if set.
+    pub service_key: Option<String>,
+    /// Anon key, masked, if set.
+    pub anon_key: Option<String>,
+    /// Backed up by schedules.
+    pub is_active: bool,
+    /// Added.
+    pub created_at: DateTime<Utc>,
+    /// Last edited.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Changes to a project; `None` keeps a field. An empty key clears it.
+#[derive(Default)]
+pub struct ProjectPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New environment.
+    pub environment: Option<String>,
+    /// New connection string.
+    pub db_url: Option<Zeroizing<String>>,
+    /// New service key (empty clears).
+    pub service_key: Option<Zeroizing<String>>,
+    /// New anon key (empty clears).
+    pub anon_key: Option<Zeroizing<String>>,
+    /// Active flag.
+    pub is_active: Option<bool>,
+}
+
+/// Masks a key: `****` and its last 4 characters.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("****{tail}")
+}
+
+impl Engine {
+    /// Every project, by name.
+    pub fn projects(&self) -> Result<Vec<Project>, EngineError> {
+        Ok(self.catalog().projects()?)
+    }
+
+    /// A project by name or id.
+    pub fn find_project(&self, key: &str) -> Result<Project, EngineError> {
+        Ok(self.catalog().find_project(key)?)
+    }
+
+    /// Validates, seals and stores a new project.
+    pub fn add_project(&self, input: &ProjectInput) -> Result<Project, EngineError> {
+        let vault = self.vault()?;
+        let valid = input.validate()?;
+        let id = ProjectId::new();
+        let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
+        let now = Utc::now();
+        let project = Project {
+            id,
+            name: valid.name,
+            description: valid.description,
+            environment: valid.environment,
+            db_url: seal("db_url", &valid.db_url)?,
+            service_key: valid
+                .service_key
+                .map(|k| seal("service_key", &k))
+                .transpose()?,
+            anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.catalog().insert_project(&project)?;
+        self.log(
+            Level::Info,
+            Some(project.id),
+            format!(
+                "project \"{}\" added ({})",
+                project.name,
+                valid.conninfo.masked()
+            ),
+        );
+        Ok(project)
+    }
+
+    /// Applies a patch: the whole result is validated, changed secrets re-sealed.
+    pub fn edit_project(&self, key: &str, patch: ProjectPatch) -> Result<Project, EngineError> {
+        let vault = self.vault()?;
+        let current = self.find_project(key)?;
+        let id = current.id;
+        let open = |slot: &str, s: &Sealed| vault.open_string(&secret_purpose(slot, &id), s);
+        let open_opt = |slot: &str, s: &Option<Sealed>| -> Result<Zeroizing<String>, EngineError> {
+            Ok(match s {
+                Some(s) => open(slot, s)?,
+                None => Zeroizing::new(String::new()),
+            })
+        };
+        let input = ProjectInput {
+            name: patch.name.unwrap_or_else(|| current.name.clone()),
+            description: patch
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            environment: patch
+                .environment
+                .unwrap_or_else(|| current.environment.to_string()),
+            db_url: match patch.db_url {
+                Some(u) => u,
+                None => open("db_url", &current.db_url)?,
+            },
+            service_key: match patch.service_key {
+                Some(k) => k,
+                None => open_opt("service_key", &current.service_key)?,
+            },
+            anon_key: match patch.anon_key {
+                Some(k) => k,
+                None => open_opt("anon_key", &current.anon_key)?,
+            },
+        };
+        let valid = input.validate()?;
+        let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
+        let updated = Project {
+            id,
+            name: valid.name,
+            description: valid.description,
+            environment: valid.environment,
+            db_url: seal("db_url", &valid.db_url)?,
+            service_key: valid
+                .service_key
+                .map(|k| seal("service_key", &k))
+                .transpose()?,
+            anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
+            is_active: patch.is_active.unwrap_or(current.is_active),
+            created_at: current.created_at,
+            updated_at: Utc::now(),
+        };
+        self.catalog().update_project(&updated)?;
+        self.log(
+            Level::Info,
+            Some(id),
+            format!("project \"{}\" edited", updated.name),
+        );
+        Ok(updated)
+    }
+
+    /// Removes a project and its schedules; backups stay on disk and in the
+    /// history. Returns how many schedules went with it.
+    pub fn remove_project(&self, key: &str) -> Result<(Project, usize), EngineError> {
+        let project = self.find_project(key)?;
+        let jobs = self.catalog().remove_project(project.id)?;
+        self.log(
+            Level::Info,
+            Some(project.id),
+            format!(
+                "project \"{}\" removed with {jobs} schedule(s); its backups are kept",
+                project.name
+            ),
+        );
+        Ok((project, jobs))
+    }
+
+    /// The project's connection string, opened.
+    pub fn project_conninfo(&self, project: &Project) -> Result<ConnInfo, EngineError> {
+        let vault = self.vault()?;
+        let url = vault.open_string(&secret_purpose("db_url", &project.id), &project.db_url)?;
+        Ok(ConnInfo::parse(&url)?)
+    }
+
+    /// One of the project's secrets in the clear (for a reveal toggle):
+    /// `db_url`, `service_key` or `anon_key`.
+    pub fn project_secret(
+        &self,
+        project: &Project,
+        slot: &str,
+    ) -> Result<Option<Zeroizing<String>>, EngineError> {
+        let vault = self.vault()?;
+        let sealed = match slot {
+            "db_url" => Some(&project.db_url),
+            "service_key" => project.service_key.as_ref(),
+            "anon_key" => project.anon_key.as_ref(),
+            _ => None,
+        };
+        sealed
+            .map(|s| vault.open_string(&secret_purpose(slot, &project.id), s))
+            .transpose()
+            .map_err(EngineError::from)
+    }
+
+    /// The project with its secrets masked.
+    pub fn project_view(&self, project: &Project) -> Result<ProjectView, EngineError> {
+        let masked = |slot: &str| -> Result<Option<String>, EngineError> {
+            Ok(self.project_secret(project, slot)?.map(|k| mask_key(&k)))
+        };
+        Ok(ProjectView {
+            id: project.id,
+            name: project.name.clone(),
+            description: project.description.clone(),
+            environment: project.environment.to_string(),
+            db_url: self.project_conninfo(project)?.masked(),
+            service_key: masked("service_key")?,
+            anon_key: masked("anon_key")?,
+            is_active: project.is_active,
+            created_at: project.created_at,
+            updated_at: project.updated_at,
+        })
+    }
+}

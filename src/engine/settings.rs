@@ -1,0 +1,99 @@
+//! Settings with their defaults applied.
+
+use crate::domain::{Codec, Compression, Level, SettingKey};
+use crate::engine::{Engine, EngineError};
+use std::path::PathBuf;
+
+impl Engine {
+    /// The value in effect: the one set, else the default (`None` if neither).
+    pub fn setting(&self, key: SettingKey) -> Result<Option<String>, EngineError> {
+        if let Some(v) = self.catalog().setting(key.as_str())? {
+            return Ok(Some(v));
+        }
+        Ok(match key {
+            SettingKey::BackupRoot => {
+                Some(self.data_dir().default_backup_root().display().to_string())
+            }
+            SettingKey::DefaultLevel => Some(self.default_compression()?.level.to_string()),
+            k => k.default_value().map(str::to_string),
+        })
+    }
+
+    /// Checks and stores a setting.
+    pub fn set_setting(&self, key: SettingKey, value: &str) -> Result<String, EngineError> {
+        let value = key.validate(value)?;
+        if key == SettingKey::DefaultLevel {
+            let codec = self.default_codec()?;
+            Compression::new(codec, Some(value.parse().unwrap_or(0)))?;
+        }
+        if key == SettingKey::PgBinDir {
+            let pg_dump =
+                PathBuf::from(&value).join(format!("pg_dump{}", std::env::consts::EXE_SUFFIX));
+            if !pg_dump.is_file() {
+                return Err(crate::domain::ValidationError::new(
+                    "pg-bin-dir",
+                    format!("no pg_dump in {value}: give the folder that holds pg_dump"),
+                )
+                .into());
+            }
+        }
+        self.catalog().set_setting(key.as_str(), Some(&value))?;
+        self.log(Level::Info, None, format!("setting {key} = {value}"));
+        Ok(value)
+    }
+
+    /// Clears a setting back to its default.
+    pub fn unset_setting(&self, key: SettingKey) -> Result<(), EngineError> {
+        self.catalog().set_setting(key.as_str(), None)?;
+        Ok(())
+    }
+
+    /// Where backups go.
+    pub fn backup_root(&self) -> Result<PathBuf, EngineError> {
+        Ok(
+            match self.catalog().setting(SettingKey::BackupRoot.as_str())? {
+                Some(v) => PathBuf::from(v),
+                None => self.data_dir().default_backup_root(),
+            },
+        )
+    }
+
+    /// The pg_dump folder set by the user, if any.
+    pub fn pg_bin_override(&self) -> Result<Option<PathBuf>, EngineError> {
+        Ok(self
+            .catalog()
+            .setting(SettingKey::PgBinDir.as_str())?
+            .map(PathBuf::from))
+    }
+
+    fn default_codec(&self) -> Result<Codec, EngineError> {
+        Ok(
+            match self
+                .catalog()
+                .setting(SettingKey::DefaultCompression.as_str())?
+            {
+                Some(c) => c.parse()?,
+                None => Codec::Zstd,
+            },
+        )
+    }
+
+    /// The default codec and level (a stored level that does not fit the
+    /// codec falls back to the codec's default).
+    pub fn default_compression(&self) -> Result<Compression, EngineError> {
+        let codec = self.default_codec()?;
+        let level = self
+            .catalog()
+            .setting(SettingKey::DefaultLevel.as_str())?
+            .and_then(|l| l.parse().ok());
+        Ok(Compression::new(codec, level).or_else(|_| Compression::new(codec, None))?)
+    }
+
+    /// Backups allowed to run at once.
+    pub fn concurrency(&self) -> Result<usize, EngineError> {
+        Ok(self
+            .setting(SettingKey::Concurrency)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2))
+    }
+}

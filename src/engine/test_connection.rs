@@ -1,0 +1,96 @@
+//! "Test connection": what the server is, which pg_dump will be used, and the
+//! Supabase diagnosis.
+
+use crate::domain::{ConnInfo, Profile};
+use crate::engine::{Engine, EngineError};
+use crate::pgtools::{
+    Finding, ServerInfo, Severity, ToolSet, choose_tools, connect, diagnose_url, discover_tools,
+    server_info, supabase_host,
+};
+use serde::Serialize;
+use std::time::Duration;
+
+/// The outcome of a connection test. Failures are inside, so the diagnosis
+/// can be shown beside them.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// The URL tested, password masked.
+    pub db_url: String,
+    /// What the URL itself tells.
+    pub findings: Vec<Finding>,
+    /// The server, when it answered.
+    pub server: Option<ServerInfo>,
+    /// Why it did not.
+    pub connect_error: Option<String>,
+    /// The pg_dump that backups will use.
+    pub tools: Option<ToolSet>,
+    /// Why no pg_dump fits.
+    pub tools_error: Option<String>,
+    /// The profile a backup will use by default.
+    pub profile: Option<Profile>,
+}
+
+impl TestReport {
+    /// True when a backup can run: connected and a pg_dump fits.
+    pub fn ok(&self) -> bool {
+        self.server.is_some()
+            && self.tools.is_some()
+            && !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default profile: supabase for Supabase hosts or databases with the
+/// auth and storage schemas.
+pub fn default_profile(info: &ConnInfo, server: Option<&ServerInfo>) -> Profile {
+    let host_is_supabase = info.host.as_deref().and_then(supabase_host).is_some();
+    if host_is_supabase || server.is_some_and(|s| s.has_supabase_schemas) {
+        Profile::Supabase
+    } else {
+        Profile::Postgres
+    }
+}
+
+impl Engine {
+    /// Tests a saved project.
+    pub async fn test_project(&self, key: &str) -> Result<TestReport, EngineError> {
+        let project = self.find_project(key)?;
+        let info = self.project_conninfo(&project)?;
+        self.test_conninfo(&info).await
+    }
+
+    /// Tests a connection string (the add form's "Test connection").
+    pub async fn test_conninfo(&self, info: &ConnInfo) -> Result<TestReport, EngineError> {
+        let override_dir = self.pg_bin_override()?;
+        let mut report = TestReport {
+            db_url: info.masked(),
+            findings: diagnose_url(info),
+            server: None,
+            connect_error: None,
+            tools: None,
+            tools_error: None,
+            profile: None,
+        };
+        let sets = tokio::task::spawn_blocking(move || discover_tools(override_dir.as_deref()))
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        match connect(info, CONNECT_TIMEOUT).await {
+            Ok(client) => match server_info(&client, info).await {
+                Ok(server) => {
+                    let override_dir = self.pg_bin_override()?;
+                    match choose_tools(&sets, server.version, override_dir.as_deref()) {
+                        Ok(t) => report.tools = Some(t),
+                        Err(e) => report.tools_error = Some(e.to_string()),
+                    }
+                    report.profile = Some(default_profile(info, Some(&server)));
+                    report.server = Some(server);
+                }
+                Err(e) => report.connect_error = Some(e.to_string()),
+            },
+            Err(e) => report.connect_error = Some(e.to_string()),
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,88 @@
+//! Errors of the catalog.
+
+use std::path::PathBuf;
+
+/// What can go wrong with the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the catalog.
+    #[error(
+        "the catalog is in use by another supabackup process (the desktop app, a daemon or a \
+         running backup): close it or wait for it to finish, then try again ({})",
+        .0.display()
+    )]
+    InUse(PathBuf),
+    /// Written by a newer supabackup.
+    #[error(
+        "the catalog was written by a newer supabackup (schema version {found}; this binary \
+         supports up to {supported}): use the newer binary ({})",
+        path.display()
+    )]
+    TooNew {
+        /// Version in the file.
+        found: u32,
+        /// Newest version this binary knows.
+        supported: u32,
+        /// The catalog file.
+        path: PathBuf,
+    },
+    /// A record did not decode.
+    #[error(
+        "catalog record {table}/{key} is damaged ({detail}): run `supabackup catalog rebuild` \
+         to recreate backup records from the backup folder"
+    )]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// The record's key.
+        key: String,
+        /// What the decoder said.
+        detail: String,
+    },
+    /// A project or job name is already used.
+    #[error("{what} \"{name}\" already exists: choose another name")]
+    NameTaken {
+        /// "project" or "schedule".
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// No such record.
+    #[error("no {what} \"{key}\": list them with `supabackup {list}`")]
+    NotFound {
+        /// "project", "backup" or "schedule".
+        what: &'static str,
+        /// What the user asked for.
+        key: String,
+        /// The listing command.
+        list: &'static str,
+    },
+    /// The file could not be opened or written.
+    #[error("cannot open the catalog ({detail}): check the data dir's permissions and free space ({})", path.display())]
+    Open {
+        /// The catalog file.
+        path: PathBuf,
+        /// What redb said.
+        detail: String,
+    },
+    /// redb failed during a transaction.
+    #[error("catalog error: {0}")]
+    Db(#[from] redb::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
