@@ -49,6 +49,11 @@ impl Catalog {
     }
 
     fn init(db: Database, path: PathBuf) -> Result<Self, StoreError> {
+        // Most opens find everything in place: check with a read so that a
+        // plain open (or a refused password) commits nothing.
+        if Self::is_current(&db, &path)? {
+            return Ok(Self { db, path });
+        }
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -85,6 +90,38 @@ impl Catalog {
         }
         txn.commit()?;
         Ok(Self { db, path })
+    }
+
+    /// True when the schema version is current and every table exists;
+    /// refuses a newer schema.
+    fn is_current(db: &Database, path: &Path) -> Result<bool, StoreError> {
+        let txn = db.begin_read()?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let version = meta
+            .get(META_SCHEMA_VERSION)?
+            .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
+        match version {
+            Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+                found: v,
+                supported: SCHEMA_VERSION,
+                path: path.to_path_buf(),
+            }),
+            Some(v) if v == SCHEMA_VERSION => {
+                let all_there = txn.open_table(PROJECTS).is_ok()
+                    && txn.open_table(PROJECT_NAMES).is_ok()
+                    && txn.open_table(BACKUPS).is_ok()
+                    && txn.open_table(JOBS).is_ok()
+                    && txn.open_table(JOB_NAMES).is_ok()
+                    && txn.open_table(SETTINGS).is_ok()
+                    && txn.open_table(ACTIVITY).is_ok();
+                Ok(all_there)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// The catalog file.
@@ -285,7 +322,7 @@ impl Catalog {
     pub fn backups(&self) -> Result<Vec<Backup>, StoreError> {
         let txn = self.db.begin_read()?;
         let mut all: Vec<Backup> = records::all(&txn.open_table(BACKUPS)?, "backups")?;
-        all.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        all.sort_by_key(|b| std::cmp::Reverse(b.started_at));
         Ok(all)
     }
 

@@ -1,0 +1,11 @@
+//! Integration tests: the real binary, a real PostgreSQL the harness starts.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+#[allow(dead_code)] // Harness helpers; not every subset of tests uses all of them.
+mod pg;
+
+mod catalog_crash;
+mod projects;
+mod tool_versions;
