@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the desktop app.
 
 pub mod args;
+mod backups;
 mod output;
 mod password;
 mod project;
@@ -68,6 +69,19 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             project::run(&engine, cmd, &rt)
         }
         Command::Settings(cmd) => settings::run(&engine, cmd),
+        Command::Backup(a) => {
+            password::unlock(&engine, password_file)?;
+            backups::backup(&engine, a, &rt)
+        }
+        Command::Backups(a) => backups::list(&engine, a),
+        Command::Verify(a) => backups::verify(&engine, a, &rt),
+        Command::Restore(a) => {
+            if a.to_project.is_some() {
+                password::unlock(&engine, password_file)?;
+            }
+            backups::restore(&engine, a, &rt)
+        }
+        Command::BackupDelete { id, yes } => backups::delete(&engine, &id, yes),
         Command::Info(j) => settings::info(&engine, j.json),
         Command::Vault(VaultCmd::Unlock) => {
             password::unlock(&engine, password_file)?;

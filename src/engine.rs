@@ -1,16 +1,40 @@
 //! The engine: everything the desktop app and the CLI do, on top of the
 //! catalog, the vault and the PostgreSQL tools. Never imports egui.
 
+mod backup;
+mod cancel;
+mod child;
+pub mod codec;
+mod drill;
+mod dump;
 mod error;
+mod history;
+mod manifest;
+mod platform;
+mod profile;
+mod progress;
 mod projects;
+mod recover;
+mod restore;
 mod session;
 mod settings;
+mod sqlfilter;
+mod sqlstream;
 mod test_connection;
+mod verify;
 
+pub use backup::{BackupRequest, backup_dir, partial_dir};
+pub use cancel::CancelToken;
+pub use drill::{DrillReport, RowMismatch};
 pub use error::EngineError;
+pub use history::BackupFilter;
+pub use manifest::Manifest;
+pub use progress::Progress;
 pub use projects::{ProjectPatch, ProjectView};
+pub use restore::{RestoreReport, RestoreRequest};
 pub use session::VaultState;
 pub use test_connection::TestReport;
+pub use verify::{PartCheck, VerifyReport, describe as describe_problems, verify_dir};
 
 use crate::datadir::DataDir;
 use crate::domain::{Activity, Level, ProjectId};
@@ -44,13 +68,15 @@ impl Engine {
             .ensure()
             .map_err(|e| EngineError::io("cannot create the data dir", &data_dir.root, e))?;
         let catalog = Catalog::open(&data_dir.catalog_path())?;
-        Ok(Self {
+        let engine = Self {
             inner: Arc::new(Inner {
                 data_dir,
                 catalog,
                 vault: RwLock::new(None),
             }),
-        })
+        };
+        engine.recover_interrupted()?;
+        Ok(engine)
     }
 
     /// The data dir.

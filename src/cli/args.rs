@@ -38,6 +38,103 @@ pub enum Command {
     Vault(VaultCmd),
     /// Where things are: data dir, catalog, backup root, PostgreSQL tools found.
     Info(JsonFlag),
+    /// Back up a project now.
+    Backup(BackupArgs),
+    /// List backups.
+    Backups(BackupsArgs),
+    /// Check a backup: checksums and a full decompression of every part;
+    /// with --restore-to, also a restore drill.
+    Verify(VerifyArgs),
+    /// Restore a backup (by id, or a backup folder's path) into a database.
+    Restore(RestoreArgs),
+    /// Delete a backup's files and record.
+    BackupDelete {
+        /// Backup id (full or the first 8 characters).
+        id: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `supabackup backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Project name or id.
+    pub project: String,
+    /// full (roles + schema + data), schema or data.
+    #[arg(long, default_value = "full", value_name = "K")]
+    pub kind: String,
+    /// supabase or postgres; default: supabase for Supabase databases.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// zstd, xz or none; default from settings (zstd).
+    #[arg(long, value_name = "C")]
+    pub compression: Option<String>,
+    /// Compression level: zstd 1-19, xz 0-9.
+    #[arg(long, value_name = "N")]
+    pub level: Option<u32>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `supabackup backups`.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Only this project's backups.
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Only backups with this status.
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `supabackup verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Backup id, or a backup folder's path.
+    pub backup: String,
+    /// Also restore into a scratch database created on this server (and
+    /// dropped afterwards), then compare row counts with the manifest.
+    #[arg(long, value_name = "URL")]
+    pub restore_to: Option<String>,
+    /// With --restore-to: create the scratch database from this template.
+    #[arg(long, value_name = "DB")]
+    pub template: Option<String>,
+    /// With --restore-to: keep the scratch database.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `supabackup restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Backup id, or a backup folder's path (e.g. copied from another machine).
+    pub backup: String,
+    /// The database to restore into.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "to_project",
+        conflicts_with = "to_project"
+    )]
+    pub to_url: Option<String>,
+    /// Restore into a saved project's database.
+    #[arg(long, value_name = "P")]
+    pub to_project: Option<String>,
+    /// Restore into a database that already has tables (they are replaced).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--json` for listings.

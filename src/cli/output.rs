@@ -51,6 +51,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// `3725` seconds → `1h 2m 5s`.
+pub fn duration_secs(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 3600 {
+        format!("{}h {}m {}s", s / 3600, (s % 3600) / 60, s % 60)
+    } else if s >= 60 {
+        format!("{}m {}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -58,5 +70,7 @@ mod tests {
         assert_eq!(super::bytes(512), "512 B");
         assert_eq!(super::bytes(1536), "1.5 KiB");
         assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+        assert_eq!(super::duration_secs(3725), "1h 2m 5s");
+        assert_eq!(super::duration_secs(61), "1m 1s");
     }
 }

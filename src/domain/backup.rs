@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 /// What a backup contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackupKind {
     /// Roles, schema and data.
     Full,
@@ -43,6 +44,7 @@ impl BackupKind {
 
 /// One file of a backup set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Part {
     /// `pg_dumpall --roles-only`.
     Roles,
@@ -96,6 +98,7 @@ impl FromStr for BackupKind {
 
 /// What a backup leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Like `supabase db dump`: platform-managed schemas and roles left out,
     /// so the backup restores into a fresh Supabase project.
@@ -136,6 +139,7 @@ impl FromStr for Profile {
 
 /// A compression codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Codec {
     /// zstd, multi-threaded; the default.
     Zstd,
@@ -255,6 +259,7 @@ impl fmt::Display for Compression {
 
 /// Where a backup is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackupStatus {
     /// pg_dump is running.
     Running,

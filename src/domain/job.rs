@@ -16,6 +16,7 @@ pub struct Retention {
 
 /// How a job's last run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// It is running now.
     Running,

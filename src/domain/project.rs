@@ -19,6 +19,7 @@ impl fmt::Debug for Sealed {
 
 /// Where a project sits in the user's release pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// Live data.
     Production,

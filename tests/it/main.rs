@@ -7,5 +7,7 @@ mod cli;
 mod pg;
 
 mod catalog_crash;
+mod fixture;
 mod projects;
+mod roundtrip;
 mod tool_versions;

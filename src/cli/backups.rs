@@ -1,0 +1,446 @@
+//! `supabackup backup`, `backups`, `verify`, `restore`, `backup-delete`.
+
+use crate::cli::args::{BackupArgs, BackupsArgs, RestoreArgs, VerifyArgs};
+use crate::cli::{confirm, output};
+use crate::domain::{Backup, BackupKind, BackupStatus, Codec, Compression, ConnInfo, Profile};
+use crate::engine::{
+    BackupFilter, BackupRequest, CancelToken, Engine, EngineError, Progress, RestoreRequest,
+    describe_problems,
+};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel.
+fn with_progress<T>(
+    rt: &tokio::runtime::Runtime,
+    progress: Arc<Progress>,
+    cancel: CancelToken,
+    quiet: bool,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    let show = !quiet && std::io::stderr().is_terminal();
+    rt.block_on(async {
+        let c = cancel.clone();
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ncancelling...");
+                c.cancel();
+            }
+        });
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let ticker = bar.clone().map(|bar| {
+            let p = progress.clone();
+            tokio::spawn(async move {
+                loop {
+                    bar.set_length(p.estimated_total.load(Ordering::Relaxed));
+                    bar.set_position(p.bytes_read.load(Ordering::Relaxed));
+                    let eta = p
+                        .eta()
+                        .map(|d| format!(", ETA {}s", d.as_secs()))
+                        .unwrap_or_default();
+                    bar.set_message(format!(
+                        "{} rows, {} written{eta} | {}",
+                        p.rows.load(Ordering::Relaxed),
+                        output::bytes(p.bytes_written.load(Ordering::Relaxed)),
+                        p.current()
+                    ));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        });
+        let out = fut.await;
+        ctrl_c.abort();
+        if let Some(t) = ticker {
+            t.abort();
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        out
+    })
+}
+
+#[derive(Serialize)]
+struct BackupRow<'a> {
+    id: String,
+    project: &'a str,
+    kind: BackupKind,
+    profile: Profile,
+    status: BackupStatus,
+    path: String,
+    bytes: u64,
+    rows: u64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    duration_secs: Option<f64>,
+    sha256: Option<&'a str>,
+    compression: Compression,
+    error: Option<&'a str>,
+    pinned: bool,
+}
+
+fn row(b: &Backup) -> BackupRow<'_> {
+    BackupRow {
+        id: b.id.to_string(),
+        project: &b.project_name,
+        kind: b.kind,
+        profile: b.profile,
+        status: b.status,
+        path: b.path.display().to_string(),
+        bytes: b.bytes,
+        rows: b.rows,
+        created_at: b.started_at,
+        duration_secs: b.duration().map(|d| d.num_milliseconds() as f64 / 1000.0),
+        sha256: b.manifest_sha256.as_deref(),
+        compression: b.compression,
+        error: b.error.as_deref(),
+        pinned: b.pinned,
+    }
+}
+
+/// `supabackup backup`.
+pub fn backup(
+    engine: &Engine,
+    a: BackupArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32, EngineError> {
+    let project = engine.find_project(&a.project)?;
+    let kind: BackupKind = a.kind.parse()?;
+    let profile = a
+        .profile
+        .as_deref()
+        .map(str::parse::<Profile>)
+        .transpose()?;
+    let compression = match (&a.compression, a.level) {
+        (None, None) => None,
+        (c, level) => {
+            let codec = match c {
+                Some(c) => c.parse::<Codec>()?,
+                None => engine.default_compression()?.codec,
+            };
+            Some(Compression::new(codec, level)?)
+        }
+    };
+    let progress = Arc::new(Progress::new());
+    let cancel = CancelToken::new();
+    let req = BackupRequest {
+        project: project.id,
+        kind,
+        profile,
+        compression,
+        job_id: None,
+    };
+    let b = with_progress(
+        rt,
+        progress.clone(),
+        cancel.clone(),
+        a.json,
+        engine.backup(req, progress, cancel),
+    )?;
+    if a.json {
+        output::json(&row(&b));
+    } else if b.status == BackupStatus::Completed {
+        println!(
+            "Backup {} of \"{}\" completed: {} ({}, {} rows, {:.1}s)",
+            b.id.short(),
+            b.project_name,
+            b.path.display(),
+            output::bytes(b.bytes),
+            b.rows,
+            b.duration()
+                .map(|d| d.num_milliseconds() as f64 / 1000.0)
+                .unwrap_or(0.0)
+        );
+    }
+    if b.status != BackupStatus::Completed {
+        eprintln!(
+            "error: backup {} {}: {}",
+            b.id.short(),
+            b.status,
+            b.error.as_deref().unwrap_or("")
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// `supabackup backups`.
+pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
+    let project = match a.project.as_deref() {
+        None => None,
+        Some(p) => Some(match engine.find_project(p) {
+            Ok(found) => found.id,
+            // Backups outlive their project: match the name they recorded.
+            Err(not_found) => engine
+                .catalog()
+                .backups()?
+                .iter()
+                .find(|b| b.project_name.eq_ignore_ascii_case(p))
+                .map(|b| b.project_id)
+                .ok_or(not_found)?,
+        }),
+    };
+    let filter = BackupFilter {
+        project,
+        status: a.status.as_deref().map(str::parse).transpose()?,
+    };
+    let backups = engine.backups(&filter)?;
+    if a.json {
+        output::json(&backups.iter().map(row).collect::<Vec<_>>());
+        return Ok(0);
+    }
+    if backups.is_empty() {
+        println!("No backups yet: make one with supabackup backup PROJECT");
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = backups
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.short(),
+                b.project_name.clone(),
+                b.kind.to_string(),
+                b.status.to_string(),
+                output::bytes(b.bytes),
+                b.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                b.duration()
+                    .map(|d| output::duration_secs(d.num_seconds()))
+                    .unwrap_or_else(|| "-".into()),
+                b.manifest_sha256
+                    .as_deref()
+                    .map(|s| s[..12].to_string())
+                    .unwrap_or_else(|| "-".into()),
+                b.path.display().to_string(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "ID",
+            "PROJECT",
+            "KIND",
+            "STATUS",
+            "SIZE",
+            "CREATED (UTC)",
+            "DURATION",
+            "SHA256",
+            "PATH",
+        ],
+        &rows,
+    );
+    Ok(0)
+}
+
+/// `supabackup verify`.
+pub fn verify(
+    engine: &Engine,
+    a: VerifyArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32, EngineError> {
+    let progress = Arc::new(Progress::new());
+    let cancel = CancelToken::new();
+    let report = with_progress(
+        rt,
+        progress.clone(),
+        cancel.clone(),
+        a.json,
+        engine.verify(&a.backup, progress),
+    )?;
+    let mut code = if report.ok() { 0 } else { 1 };
+    let drill = match (&a.restore_to, report.ok()) {
+        (Some(url), true) => {
+            let server = ConnInfo::parse(url)?;
+            let progress = Arc::new(Progress::new());
+            let r = with_progress(
+                rt,
+                progress.clone(),
+                cancel.clone(),
+                a.json,
+                engine.drill(
+                    &a.backup,
+                    &server,
+                    a.template.as_deref(),
+                    a.keep,
+                    progress,
+                    cancel,
+                ),
+            );
+            match r {
+                Ok(d) => {
+                    if !d.ok() {
+                        code = 1;
+                    }
+                    Some(Ok(d))
+                }
+                Err(e) => {
+                    code = 1;
+                    Some(Err(e.to_string()))
+                }
+            }
+        }
+        _ => None,
+    };
+    if a.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            ok: bool,
+            verify: &'a crate::engine::VerifyReport,
+            drill: Option<&'a crate::engine::DrillReport>,
+            drill_error: Option<&'a str>,
+        }
+        let (d, de) = match &drill {
+            Some(Ok(d)) => (Some(d), None),
+            Some(Err(e)) => (None, Some(e.as_str())),
+            None => (None, None),
+        };
+        output::json(&Out {
+            ok: code == 0,
+            verify: &report,
+            drill: d,
+            drill_error: de,
+        });
+        return Ok(code);
+    }
+    for p in &report.parts {
+        match &p.problem {
+            None => println!("ok       {}", p.file),
+            Some(problem) => println!("DAMAGED  {problem}"),
+        }
+    }
+    for p in &report.problems {
+        println!("PROBLEM  {p}");
+    }
+    if report.ok() {
+        println!(
+            "Backup intact: checksums match and every part decompresses ({}).",
+            report.path.display()
+        );
+    } else {
+        eprintln!(
+            "error: the backup is damaged: {}",
+            describe_problems(&report)
+        );
+    }
+    match drill {
+        Some(Ok(d)) => {
+            for m in &d.mismatches {
+                println!(
+                    "MISMATCH {}: {} rows at backup time, {} after restore",
+                    m.table,
+                    m.expected,
+                    m.found
+                        .map(|f| f.to_string())
+                        .unwrap_or_else(|| "table missing".into())
+                );
+            }
+            for w in &d.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "Restore drill {}: {} tables and {} rows restored into {}{}.",
+                if d.ok() { "passed" } else { "FAILED" },
+                d.tables_checked,
+                d.rows,
+                d.database,
+                if d.kept {
+                    " (kept)"
+                } else {
+                    " (dropped afterwards)"
+                }
+            );
+        }
+        Some(Err(e)) => eprintln!("error: restore drill failed: {e}"),
+        None => {}
+    }
+    Ok(code)
+}
+
+/// `supabackup restore`.
+pub fn restore(
+    engine: &Engine,
+    a: RestoreArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32, EngineError> {
+    let target = match (&a.to_url, &a.to_project) {
+        (Some(url), _) => ConnInfo::parse(url)?,
+        (None, Some(p)) => {
+            let p = engine.find_project(p)?;
+            engine.project_conninfo(&p)?
+        }
+        (None, None) => {
+            return Err(EngineError::NeedsConfirmation(
+                "give the target with --to-url URL or --to-project NAME".into(),
+            ));
+        }
+    };
+    let progress = Arc::new(Progress::new());
+    let cancel = CancelToken::new();
+    let req = RestoreRequest {
+        source: a.backup.clone(),
+        target,
+        confirmed: a.yes,
+    };
+    let report = with_progress(
+        rt,
+        progress.clone(),
+        cancel.clone(),
+        a.json,
+        engine.restore(req, progress, cancel),
+    )?;
+    if a.json {
+        output::json(&report);
+        return Ok(0);
+    }
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    if !report.existing_roles.is_empty() {
+        println!(
+            "Roles already present, left as they are: {}",
+            report.existing_roles.join(", ")
+        );
+    }
+    println!(
+        "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",
+        report.backup_id.short(),
+        report.parts.join(" + "),
+        report.target,
+        report.rows,
+        report.seconds,
+        if report.replaced_tables > 0 {
+            format!("; {} existing table(s) replaced", report.replaced_tables)
+        } else {
+            String::new()
+        }
+    );
+    Ok(0)
+}
+
+/// `supabackup backup-delete`.
+pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> {
+    let b = engine.catalog().find_backup(id)?;
+    if !yes {
+        confirm(&format!(
+            "Delete backup {} of \"{}\" ({}, {}) and its files in {}?",
+            b.id.short(),
+            b.project_name,
+            b.started_at.format("%Y-%m-%d %H:%M UTC"),
+            output::bytes(b.bytes),
+            b.path.display()
+        ))?;
+    }
+    let b = engine.delete_backup(&b.id.to_string())?;
+    println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
+    Ok(0)
+}

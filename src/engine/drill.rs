@@ -1,0 +1,181 @@
+//! The restore drill: restore into a scratch database, count rows per table,
+//! compare with the manifest, drop the scratch database.
+
+use crate::domain::{ConnInfo, Level};
+use crate::engine::restore::RestoreRequest;
+use crate::engine::test_connection::CONNECT_TIMEOUT;
+use crate::engine::{CancelToken, Engine, EngineError, Manifest, Progress};
+use crate::pgtools::{connect, quote_ident};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A table whose row count differs from the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowMismatch {
+    /// `schema.table`.
+    pub table: String,
+    /// Rows at backup time.
+    pub expected: u64,
+    /// Rows after the restore (`None`: the table is missing).
+    pub found: Option<u64>,
+}
+
+/// How a drill went.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    /// The scratch database.
+    pub database: String,
+    /// Whether it was kept.
+    pub kept: bool,
+    /// Tables compared.
+    pub tables_checked: usize,
+    /// Rows restored.
+    pub rows: u64,
+    /// Tables that differ.
+    pub mismatches: Vec<RowMismatch>,
+    /// The restore's own report.
+    pub warnings: Vec<String>,
+}
+
+impl DrillReport {
+    /// True when every table came back with its rows.
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+impl Engine {
+    /// Restores `key` into a new database on `server` (from `template` if
+    /// given), compares row counts, then drops it unless `keep`.
+    pub async fn drill(
+        &self,
+        key: &str,
+        server: &ConnInfo,
+        template: Option<&str>,
+        keep: bool,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<DrillReport, EngineError> {
+        let (dir, _, record) = self.locate_backup(key)?;
+        let manifest = Manifest::read(&dir)?;
+        let scratch = format!(
+            "supabackup_drill_{}_{}",
+            manifest.id.short(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        );
+        let admin = connect(server, CONNECT_TIMEOUT).await?;
+        let create = match template {
+            Some(t) => format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote_ident(&scratch),
+                quote_ident(t)
+            ),
+            None => format!("CREATE DATABASE {}", quote_ident(&scratch)),
+        };
+        admin.batch_execute(&create).await.map_err(|e| {
+            EngineError::Failed(format!(
+                "cannot create the drill database {scratch}: {} (the drill needs a role that may \
+                 CREATE DATABASE on that server)",
+                e.as_db_error()
+                    .map(|d| d.message().to_string())
+                    .unwrap_or_else(|| e.to_string())
+            ))
+        })?;
+        let target = server.with_dbname(&scratch);
+        let outcome = self
+            .drill_in(&manifest, key, &target, progress, cancel)
+            .await;
+        let kept = keep && outcome.is_ok();
+        if !kept {
+            let drop = format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&scratch)
+            );
+            if let Err(e) = admin.batch_execute(&drop).await {
+                self.log(
+                    Level::Warning,
+                    None,
+                    format!("could not drop the drill database {scratch}: {e}"),
+                );
+            }
+        }
+        let mut report = outcome?;
+        report.database = scratch;
+        report.kept = kept;
+        let project = record.map(|b| b.project_id);
+        if report.ok() {
+            self.log(
+                Level::Info,
+                project,
+                format!(
+                    "restore drill of {} passed: {} tables, {} rows",
+                    manifest.id.short(),
+                    report.tables_checked,
+                    report.rows
+                ),
+            );
+        } else {
+            self.log(
+                Level::Error,
+                project,
+                format!(
+                    "restore drill of {} found {} table(s) with other row counts",
+                    manifest.id.short(),
+                    report.mismatches.len()
+                ),
+            );
+        }
+        Ok(report)
+    }
+
+    async fn drill_in(
+        &self,
+        manifest: &Manifest,
+        key: &str,
+        target: &ConnInfo,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<DrillReport, EngineError> {
+        let restored = self
+            .restore(
+                RestoreRequest {
+                    source: key.to_string(),
+                    target: target.clone(),
+                    confirmed: true,
+                },
+                progress.clone(),
+                cancel,
+            )
+            .await?;
+        progress.set_current("comparing row counts");
+        let client = connect(target, CONNECT_TIMEOUT).await?;
+        let mut mismatches = Vec::new();
+        for t in &manifest.tables {
+            let q = format!(
+                "SELECT count(*) FROM ONLY {}.{}",
+                quote_ident(&t.schema),
+                quote_ident(&t.table)
+            );
+            let found = client
+                .query_one(&q, &[])
+                .await
+                .ok()
+                .map(|r| r.get::<_, i64>(0).max(0) as u64);
+            if found != Some(t.rows) {
+                mismatches.push(RowMismatch {
+                    table: format!("{}.{}", t.schema, t.table),
+                    expected: t.rows,
+                    found,
+                });
+            }
+        }
+        Ok(DrillReport {
+            database: String::new(),
+            kept: false,
+            tables_checked: manifest.tables.len(),
+            rows: restored.rows,
+            mismatches,
+            warnings: restored.warnings,
+        })
+    }
+}

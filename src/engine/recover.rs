@@ -1,0 +1,45 @@
+//! At start: backups that were running when supabackup stopped are marked
+//! `interrupted` and their partial folders removed. The catalog lock means
+//! no other process can be running them.
+
+use crate::domain::{BackupStatus, Level};
+use crate::engine::backup::partial_dir;
+use crate::engine::{Engine, EngineError};
+
+impl Engine {
+    /// Marks running backups interrupted; returns how many.
+    pub fn recover_interrupted(&self) -> Result<usize, EngineError> {
+        let mut fixed = Vec::new();
+        for mut b in self.catalog().backups()? {
+            if b.status != BackupStatus::Running {
+                continue;
+            }
+            let partial = partial_dir(&b.path);
+            if partial.exists() {
+                let _ = std::fs::remove_dir_all(&partial);
+            }
+            b.status = BackupStatus::Interrupted;
+            b.error = Some(
+                "supabackup stopped while this backup ran (killed, crashed or the machine went \
+                 down); its incomplete files were removed: run the backup again"
+                    .into(),
+            );
+            b.finished_at.get_or_insert_with(chrono::Utc::now);
+            b.pid = None;
+            fixed.push(b);
+        }
+        self.catalog().put_backups(&fixed)?;
+        for b in &fixed {
+            self.log(
+                Level::Warning,
+                Some(b.project_id),
+                format!(
+                    "backup {} of \"{}\" was interrupted",
+                    b.id.short(),
+                    b.project_name
+                ),
+            );
+        }
+        Ok(fixed.len())
+    }
+}
