@@ -5,6 +5,7 @@ use crate::domain::{
     Backup, BackupId, BackupKind, BackupStatus, Compression, JobId, Level, Part, Profile, Project,
     ProjectId,
 };
+use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ChildSlot, ToolRun};
 use crate::engine::codec::private_dir;
 use crate::engine::dump::{PartOutput, PartSpec, run_part};
@@ -181,8 +182,9 @@ impl Engine {
         if !blockers.is_empty() {
             return Err(EngineError::Failed(blockers.join("; ")));
         }
-        let client = connect(&info, CONNECT_TIMEOUT).await?;
-        let server = server_info(&client, &info).await?;
+        let client =
+            or_cancel(cancel, async { Ok(connect(&info, CONNECT_TIMEOUT).await?) }).await?;
+        let server = or_cancel(cancel, async { Ok(server_info(&client, &info).await?) }).await?;
         let profile = req
             .profile
             .unwrap_or_else(|| default_profile(&info, Some(&server)));
@@ -217,18 +219,22 @@ impl Engine {
                     .unwrap_or_else(|| e.to_string())
             ))
         };
-        client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-            .map_err(pg)?;
-        let snapshot: String = client
-            .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
-            .await
-            .map_err(pg)?
-            .get(0);
-        let plan = platform::plan(&client, profile)
-            .await
-            .map_err(|e| EngineError::Failed(format!("cannot read the database catalog: {e}")))?;
+        let (snapshot, plan) = or_cancel(cancel, async {
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await
+                .map_err(pg)?;
+            let snapshot: String = client
+                .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+                .await
+                .map_err(pg)?
+                .get(0);
+            let plan = platform::plan(&client, profile).await.map_err(|e| {
+                EngineError::Failed(format!("cannot read the database catalog: {e}"))
+            })?;
+            Ok((snapshot, plan))
+        })
+        .await?;
         progress
             .estimated_total
             .store(plan.estimate.max(64 * 1024), Ordering::Relaxed);

@@ -38,3 +38,14 @@ impl CancelToken {
         }
     }
 }
+
+/// Runs `fut` unless `cancel` fires first, which gives `Cancelled`.
+pub async fn or_cancel<T>(
+    cancel: &CancelToken,
+    fut: impl std::future::Future<Output = Result<T, crate::engine::EngineError>>,
+) -> Result<T, crate::engine::EngineError> {
+    tokio::select! {
+        r = fut => r,
+        _ = cancel.cancelled() => Err(crate::engine::EngineError::Cancelled),
+    }
+}

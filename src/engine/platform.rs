@@ -74,17 +74,23 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
         .map_err(db_err)?
         .map(|r| r.get::<_, bool>(0))
         .unwrap_or(false);
+    // relpages needs no lock (pg_table_size would wait behind any exclusive
+    // lock); tables never vacuumed or analyzed report 0, so fall back to the
+    // database's size.
     plan.estimate = client
         .query_one(
-            "SELECT coalesce(sum(pg_catalog.pg_table_size(c.oid)), 0)::int8 \
+            "SELECT coalesce(sum(c.relpages::int8 * current_setting('block_size')::int8), 0)::int8, \
+                    pg_catalog.pg_database_size(current_database())::int8 \
              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND n.nspname = ANY($1)",
+             WHERE c.relkind IN ('r', 't') AND n.nspname = ANY($1)",
             &[&plan.data_schemas],
         )
         .await
-        .map_err(db_err)?
-        .get::<_, i64>(0)
-        .max(0) as u64;
+        .map_err(db_err)
+        .map(|r| {
+            let pages = r.get::<_, i64>(0).max(0) as u64;
+            if pages > 0 { pages } else { r.get::<_, i64>(1).max(0) as u64 }
+        })?;
     // Expressions come out schema-qualified, as pg_dump writes them.
     client
         .batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")

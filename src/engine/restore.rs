@@ -3,6 +3,7 @@
 //! (each part lands whole, and a failure leaves the target as it was).
 
 use crate::domain::{BackupId, ConnInfo, Level, Part, Profile};
+use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ToolRun, tail};
 use crate::engine::codec::{decoder, sha256_file};
 use crate::engine::manifest::{MANIFEST, Manifest};
@@ -320,7 +321,7 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Failed(e.to_string()))??;
         progress.set_current("inspecting the target");
-        let state = inspect_target(&req.target, &manifest).await?;
+        let state = or_cancel(cancel, inspect_target(&req.target, &manifest)).await?;
         let non_empty = !state.user_tables.is_empty();
         if non_empty && !req.confirmed {
             return Err(EngineError::NeedsConfirmation(format!(

@@ -101,11 +101,9 @@ fn strip_granted_by(line: &str) -> String {
 
 impl LineFilter for RolesFilter {
     fn line(&mut self, raw: &[u8], out: &mut Vec<u8>) {
-        let header = format!(
-            "-- supabackup: remember which roles exist, so existing ones are left as they are.\n\
-             CREATE TEMP TABLE IF NOT EXISTS supabackup_existing_roles AS SELECT rolname FROM pg_catalog.pg_roles;\n"
-        );
-        if header_once(&mut self.header_done, raw, &header, out) {
+        let header = "-- supabackup: remember which roles exist, so existing ones are left as they are.\n\
+             CREATE TEMP TABLE IF NOT EXISTS supabackup_existing_roles AS SELECT rolname FROM pg_catalog.pg_roles;\n";
+        if header_once(&mut self.header_done, raw, header, out) {
             return;
         }
         let Ok(line) = std::str::from_utf8(raw) else {

@@ -7,6 +7,7 @@ mod cli;
 mod pg;
 
 mod catalog_crash;
+mod failures;
 mod fixture;
 mod projects;
 mod roundtrip;

@@ -1,0 +1,435 @@
+//! Things going wrong: killed tools, a server that disappears, cancel, a
+//! killed supabackup, damaged files. Nothing half-written is kept, the
+//! catalog says what happened, no secret leaks.
+
+use crate::cli::{Sb, contains};
+use crate::pg::{PgCluster, SUPERUSER_PASSWORD, encode, pg_bin};
+use crate::roundtrip::backup;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SMALL_APP: &str = "CREATE TABLE public.big (id int PRIMARY KEY, v text); \
+    INSERT INTO public.big SELECT g, repeat('v', 50) FROM generate_series(1, 20000) g; \
+    CREATE TABLE public.small (id int PRIMARY KEY); INSERT INTO public.small VALUES (1), (2);";
+
+/// A psql session holding ACCESS EXCLUSIVE on public.big until dropped.
+struct Lock(Child);
+
+impl Lock {
+    fn take(pg: &PgCluster) -> Lock {
+        let mut child = Command::new(pg_bin().join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"BEGIN;\nLOCK TABLE public.big IN ACCESS EXCLUSIVE MODE;\n")
+            .unwrap();
+        wait_for(
+            pg,
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                      WHERE c.relname = 'big' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+        );
+        Lock(child)
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls until `query` returns 1.
+fn wait_for(pg: &PgCluster, query: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if pg.psql("postgres", query) == "1" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for: {query}");
+}
+
+/// Waits until pg_dump sits blocked on the lock.
+fn wait_dump_blocked(pg: &PgCluster) {
+    wait_for(
+        pg,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supabackup' \
+                  AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE %'",
+    );
+}
+
+/// The pg_dump processes working on this cluster.
+fn pg_dump_pids(pg: &PgCluster) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("pg_dump .*port='{}'", pg.port)])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+fn spawn_backup(sb: &Sb, project: &str) -> Child {
+    sb.cmd()
+        .args(["backup", project, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> (i32, serde_json::Value, String) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let v = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), v, stderr)
+}
+
+/// No file is left under any `.partial` folder of the backup root.
+fn no_partial_files(sb: &Sb) {
+    let root = sb.data_dir().join("backups");
+    let Ok(projects) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for p in projects.flatten() {
+        let partial = p.path().join(".partial");
+        if let Ok(rd) = std::fs::read_dir(&partial) {
+            let left: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            assert!(left.is_empty(), "partial files left behind: {left:?}");
+        }
+        // Only the .partial folder and completed backups live here.
+        for e in std::fs::read_dir(p.path()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            assert!(
+                name == ".partial"
+                    || name.contains("-full-")
+                    || name.contains("-schema-")
+                    || name.contains("-data-"),
+                "{name}"
+            );
+            if name != ".partial" {
+                assert!(
+                    e.path().join("manifest.json").is_file(),
+                    "a folder without a manifest looks like a backup: {name}"
+                );
+            }
+        }
+    }
+}
+
+fn setup() -> (PgCluster, Sb) {
+    let pg = PgCluster::start();
+    pg.psql("postgres", SMALL_APP);
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "P",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    (pg, sb)
+}
+
+fn last_backup(sb: &Sb) -> serde_json::Value {
+    let list = sb.run(&["backups", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    v[0].clone()
+}
+
+#[test]
+fn a_killed_pg_dump_fails_the_backup_and_keeps_nothing() {
+    let (pg, sb) = setup();
+    let lock = Lock::take(&pg);
+    let child = spawn_backup(&sb, "P");
+    wait_dump_blocked(&pg);
+    let pids = pg_dump_pids(&pg);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    Command::new("kill")
+        .args(["-9", &pids[0]])
+        .status()
+        .unwrap();
+    let (code, v, stderr) = finish(child);
+    drop(lock);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(v["status"], "failed");
+    let err = v["error"].as_str().unwrap();
+    assert!(
+        err.contains("pg_dump failed (killed) during the schema part"),
+        "{err}"
+    );
+    no_partial_files(&sb);
+    assert_eq!(last_backup(&sb)["status"], "failed");
+}
+
+#[test]
+fn a_server_that_goes_away_mid_dump_fails_the_backup_cleanly() {
+    let (mut pg, sb) = setup();
+    let lock = Lock::take(&pg);
+    let child = spawn_backup(&sb, "P");
+    wait_dump_blocked(&pg);
+    drop(lock);
+    pg.stop_now();
+    let (code, v, stderr) = finish(child);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(v["status"], "failed");
+    let err = v["error"].as_str().unwrap();
+    assert!(err.contains("pg_dump failed"), "{err}");
+    assert!(!err.contains(SUPERUSER_PASSWORD));
+    no_partial_files(&sb);
+}
+
+#[test]
+fn ctrl_c_cancels_kills_pg_dump_and_records_cancelled() {
+    let (pg, sb) = setup();
+    let lock = Lock::take(&pg);
+    let child = spawn_backup(&sb, "P");
+    wait_dump_blocked(&pg);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let (code, v, stderr) = finish(child);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(v["status"], "cancelled", "{stderr}");
+    assert!(
+        pg_dump_pids(&pg).is_empty(),
+        "pg_dump still runs after cancel"
+    );
+    drop(lock);
+    no_partial_files(&sb);
+    assert_eq!(last_backup(&sb)["status"], "cancelled");
+    // The next backup works.
+    backup(&sb, "P", &[]);
+}
+
+#[test]
+fn a_killed_supabackup_is_found_interrupted_at_the_next_start() {
+    let (pg, sb) = setup();
+    let lock = Lock::take(&pg);
+    let mut child = spawn_backup(&sb, "P");
+    wait_dump_blocked(&pg);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for pid in pg_dump_pids(&pg) {
+        Command::new("kill").args(["-9", &pid]).status().unwrap();
+    }
+    drop(lock);
+    let b = last_backup(&sb);
+    assert_eq!(b["status"], "interrupted");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap()
+            .contains("run the backup again")
+    );
+    no_partial_files(&sb);
+}
+
+#[test]
+fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
+    let (pg, sb) = setup();
+    let b = backup(&sb, "P", &[]);
+    let id = b["id"].as_str().unwrap().to_string();
+    let dir = PathBuf::from(b["path"].as_str().unwrap());
+    sb.run(&["verify", &id]).ok();
+
+    let data = dir.join("data.sql.zst");
+    let original = std::fs::read(&data).unwrap();
+    let mut damaged = original.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x01;
+    std::fs::write(&data, &damaged).unwrap();
+    let r = sb.run(&["verify", &id]).expect_code(1);
+    assert!(
+        r.stdout.contains("DAMAGED  data.sql.zst is damaged"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ok       schema.sql.zst"));
+    let json = sb.run(&["verify", &id, "--json"]).expect_code(1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+
+    pg.create_db("target");
+    let r = sb
+        .run(&["restore", &id, "--to-url", &pg.url("target")])
+        .expect_code(1);
+    assert!(r.stderr.contains("data.sql.zst is damaged"), "{}", r.stderr);
+    assert_eq!(
+        pg.psql(
+            "target",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "0"
+    );
+
+    std::fs::write(&data, &original).unwrap();
+    let schema = dir.join("schema.sql.zst");
+    let bytes = std::fs::read(&schema).unwrap();
+    std::fs::write(&schema, &bytes[..bytes.len() - 7]).unwrap();
+    let r = sb.run(&["verify", &id]).expect_code(1);
+    assert!(r.stdout.contains("schema.sql.zst is"), "{}", r.stdout);
+    assert!(r.stdout.contains("truncated"), "{}", r.stdout);
+    std::fs::write(&schema, &bytes).unwrap();
+
+    std::fs::remove_file(dir.join("roles.sql.zst")).unwrap();
+    let r = sb.run(&["verify", &id]).expect_code(1);
+    assert!(
+        r.stdout.contains("roles.sql.zst is missing"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A folder of pg_dump/pg_dumpall/psql that log argv and whether PGPASSWORD
+/// is set, then run the real tool.
+fn logging_tools(dir: &Path, log: &Path) -> PathBuf {
+    let bin = dir.join("wrapped-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = pg_bin();
+    let real = real.to_str().unwrap();
+    for tool in ["pg_dump", "pg_dumpall", "psql"] {
+        let p = bin.join(tool);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"{tool} $*\" >> '{log}'\n\
+                 echo \"{tool} PGPASSWORD=${{PGPASSWORD:+set}}\" >> '{log}'\n\
+                 exec '{real}/{tool}' \"$@\"\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+#[test]
+fn the_password_never_appears_in_any_childs_arguments() {
+    let (pg, sb) = setup();
+    let log = sb.tmp.path().join("argv.log");
+    let bin = logging_tools(sb.tmp.path(), &log);
+    sb.run(&["settings", "set", "pg-bin-dir", bin.to_str().unwrap()])
+        .ok();
+    let b = backup(&sb, "P", &[]);
+    let id = b["id"].as_str().unwrap();
+    pg.create_db("copy");
+    sb.run(&["restore", id, "--to-url", &pg.url("copy")]).ok();
+    sb.run(&["verify", id, "--restore-to", &pg.url("postgres")])
+        .ok();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for tool in ["pg_dump --dbname=", "pg_dumpall --dbname=", "psql -X"] {
+        assert!(text.contains(tool), "{tool} was not run: {text}");
+    }
+    assert!(text.contains("pg_dump PGPASSWORD=set"));
+    assert!(text.contains("psql PGPASSWORD=set"));
+    assert!(
+        !text.contains(SUPERUSER_PASSWORD),
+        "password in argv: {text}"
+    );
+    assert!(!text.contains(&encode(SUPERUSER_PASSWORD)));
+    assert!(
+        !contains(&sb.all_bytes(), SUPERUSER_PASSWORD),
+        "password in the data dir"
+    );
+}
+
+#[test]
+fn the_restore_drill_passes_and_catches_wrong_row_counts() {
+    let (pg, sb) = setup();
+    let b = backup(&sb, "P", &[]);
+    let id = b["id"].as_str().unwrap();
+    let r = sb
+        .run(&["verify", id, "--restore-to", &pg.url("postgres")])
+        .ok();
+    assert!(
+        r.stdout
+            .contains("Restore drill passed: 2 tables and 20002 rows"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("dropped afterwards"));
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'supabackup_drill_%'"
+        ),
+        "0"
+    );
+
+    // A copy whose manifest claims another row count (checksums rewritten to
+    // match): the drill notices.
+    let copy = sb.tmp.path().join("tampered");
+    assert!(
+        Command::new("cp")
+            .arg("-a")
+            .arg(b["path"].as_str().unwrap())
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let manifest = std::fs::read_to_string(copy.join("manifest.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    for t in m["tables"].as_array_mut().unwrap() {
+        if t["table"] == "small" {
+            t["rows"] = serde_json::json!(3);
+        }
+    }
+    std::fs::write(
+        copy.join("manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let sums = Command::new("sh")
+        .arg("-c")
+        .arg("grep -v manifest.json SHA256SUMS > s && sha256sum manifest.json >> s && mv s SHA256SUMS")
+        .current_dir(&copy)
+        .status()
+        .unwrap();
+    assert!(sums.success());
+    let r = sb
+        .run(&[
+            "verify",
+            copy.to_str().unwrap(),
+            "--restore-to",
+            &pg.url("postgres"),
+        ])
+        .expect_code(1);
+    assert!(
+        r.stdout
+            .contains("MISMATCH public.small: 3 rows at backup time, 2 after restore"),
+        "{}",
+        r.stdout
+    );
+}
