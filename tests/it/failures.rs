@@ -2,96 +2,17 @@
 //! killed supabackup, damaged files. Nothing half-written is kept, the
 //! catalog says what happened, no secret leaks.
 
+use crate::blocking::{Lock, pg_dump_pids, wait_dump_blocked};
 use crate::cli::{Sb, contains};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD, encode, pg_bin};
 use crate::roundtrip::backup;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SMALL_APP: &str = "CREATE TABLE public.big (id int PRIMARY KEY, v text); \
     INSERT INTO public.big SELECT g, repeat('v', 50) FROM generate_series(1, 20000) g; \
     CREATE TABLE public.small (id int PRIMARY KEY); INSERT INTO public.small VALUES (1), (2);";
-
-/// A psql session holding ACCESS EXCLUSIVE on public.big until dropped.
-struct Lock(Child);
-
-impl Lock {
-    fn take(pg: &PgCluster) -> Lock {
-        let mut child = Command::new(pg_bin().join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-            ])
-            .env("PGPASSWORD", SUPERUSER_PASSWORD)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(b"BEGIN;\nLOCK TABLE public.big IN ACCESS EXCLUSIVE MODE;\n")
-            .unwrap();
-        wait_for(
-            pg,
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-                      WHERE c.relname = 'big' AND l.mode = 'AccessExclusiveLock' AND l.granted",
-        );
-        Lock(child)
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Polls until `query` returns 1.
-fn wait_for(pg: &PgCluster, query: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if pg.psql("postgres", query) == "1" {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for: {query}");
-}
-
-/// Waits until pg_dump sits blocked on the lock.
-fn wait_dump_blocked(pg: &PgCluster) {
-    wait_for(
-        pg,
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supabackup' \
-                  AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE %'",
-    );
-}
-
-/// The pg_dump processes working on this cluster.
-fn pg_dump_pids(pg: &PgCluster) -> Vec<String> {
-    let out = Command::new("pgrep")
-        .args(["-f", &format!("pg_dump .*port='{}'", pg.port)])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect()
-}
 
 fn spawn_backup(sb: &Sb, project: &str) -> Child {
     sb.cmd()

@@ -6,9 +6,11 @@ mod cli;
 #[allow(dead_code)] // Harness helpers; not every subset of tests uses all of them.
 mod pg;
 
+mod blocking;
 mod catalog_crash;
 mod failures;
 mod fixture;
 mod projects;
 mod roundtrip;
 mod tool_versions;
+mod ui;

@@ -1,0 +1,145 @@
+//! Backup throughput against the same pg_dump piped through the zstd / xz
+//! command-line tools at the same level, and against pg_dump to /dev/null.
+//!
+//! `cargo bench --bench backup_speed` (size: SUPABACKUP_BENCH_MB, default 500).
+//! Starts its own PostgreSQL like the tests do.
+
+#![allow(clippy::unwrap_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/it/pg.rs"]
+mod pg;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn timed(what: &str, mut cmd: Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd.stdout(Stdio::null()).output().expect(what);
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start.elapsed()
+}
+
+fn shell(script: &str) -> Command {
+    let mut c = Command::new("bash");
+    c.args(["-o", "pipefail", "-c", script]);
+    c
+}
+
+fn main() {
+    let mb: u64 = std::env::var("SUPABACKUP_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let cluster = pg::PgCluster::start();
+    // ~116 bytes of COPY text per row.
+    let rows = mb * 1024 * 1024 / 116;
+    eprintln!("generating {rows} rows (~{mb} MB of dump text)...");
+    let gen_start = Instant::now();
+    cluster.psql(
+        "postgres",
+        &format!(
+            "CREATE TABLE bench (id bigint PRIMARY KEY, label text, body text, amount numeric(12,2), at timestamptz); \
+             INSERT INTO bench SELECT g, 'item-' || g, md5(g::text) || md5((g * 7)::text), (g % 100000) / 100.0, \
+                    timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, {rows}) g;"
+        ),
+    );
+    cluster.psql("postgres", "VACUUM ANALYZE bench");
+    eprintln!("generated in {:.0?}", gen_start.elapsed());
+
+    let dir = tempfile::tempdir().unwrap();
+    let bin = pg::pg_bin();
+    let dump = format!(
+        "PGPASSWORD='{}' '{}/pg_dump' -h 127.0.0.1 -p {} -U postgres --data-only postgres",
+        pg::SUPERUSER_PASSWORD,
+        bin.display(),
+        cluster.port
+    );
+    let data = dir.path().join("data");
+    let sb = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_supabackup"));
+        c.env("SUPABACKUP_DATA_DIR", &data)
+            .env("SUPABACKUP_PASSWORD", "bench master password");
+        c.args(extra);
+        c
+    };
+    let add = sb(&[
+        "project",
+        "add",
+        "--name",
+        "bench",
+        "--db-url",
+        &cluster.url("postgres"),
+    ])
+    .output()
+    .unwrap();
+    assert!(add.status.success());
+
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let raw_out = dir.path().join("raw.sql");
+    let t_raw_file = timed(
+        "pg_dump > file",
+        shell(&format!("{dump} > '{}'", raw_out.display())),
+    );
+    let raw = size(&raw_out);
+    std::fs::remove_file(&raw_out).ok();
+    let t_null = timed("pg_dump > /dev/null", shell(&format!("{dump} > /dev/null")));
+
+    let mut lines = vec![format!(
+        "dump text: {:.0} MB; pg_dump > /dev/null: {:.1}s ({:.0} MB/s); pg_dump > file: {:.1}s",
+        raw as f64 / 1e6,
+        t_null.as_secs_f64(),
+        raw as f64 / 1e6 / t_null.as_secs_f64(),
+        t_raw_file.as_secs_f64()
+    )];
+    for (codec, level, cli) in [
+        ("zstd", "3", "zstd -3 -T0 -q"),
+        ("zstd", "3", "zstd -3 -q"),
+        ("xz", "1", "xz -1 -T0"),
+    ] {
+        let out = dir.path().join(format!("cli.{codec}"));
+        let t_cli = timed(cli, shell(&format!("{dump} | {cli} > '{}'", out.display())));
+        let cli_size = size(&out);
+        std::fs::remove_file(&out).ok();
+        let start = Instant::now();
+        let r = sb(&[
+            "backup",
+            "bench",
+            "--kind",
+            "data",
+            "--compression",
+            codec,
+            "--level",
+            level,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+        let t_sb = start.elapsed();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        let sb_size = v["bytes"].as_u64().unwrap();
+        lines.push(format!(
+            "{codec} level {level}: supabackup {:.1}s, {:.1} MB | pg_dump | {cli}: {:.1}s, {:.1} MB | time ratio {:.2} (below 1 = supabackup faster), vs pg_dump > /dev/null {:.2}",
+            t_sb.as_secs_f64(),
+            sb_size as f64 / 1e6,
+            t_cli.as_secs_f64(),
+            cli_size as f64 / 1e6,
+            t_sb.as_secs_f64() / t_cli.as_secs_f64(),
+            t_sb.as_secs_f64() / t_null.as_secs_f64(),
+        ));
+        let id = v["id"].as_str().unwrap();
+        sb(&["backup-delete", id, "--yes"]).output().unwrap();
+    }
+    println!(
+        "\nbackup_speed ({} cores):",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for l in lines {
+        println!("  {l}");
+    }
+}

@@ -1,0 +1,351 @@
+//! The desktop app (eframe/egui): draws a `UiState` each frame, sends
+//! `Command`s to the engine, applies its `Event`s in `App::logic`, reads
+//! progress from shared atomics, and never blocks a frame on the database,
+//! the disk or a child process.
+
+mod activity_ui;
+mod backups_ui;
+pub mod bridge;
+pub mod dashboard;
+mod dashboard_ui;
+mod dialogs;
+mod projects_ui;
+mod schedules_ui;
+mod settings_ui;
+pub mod state;
+mod unlock_ui;
+mod widgets;
+
+use crate::datadir::DataDir;
+use crate::domain::SettingKey;
+use bridge::{Bridge, Command};
+use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+pub use state::{Panel, Screen, UiState};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The app.
+pub struct SupabackupApp {
+    /// What the window shows.
+    pub state: UiState,
+    bridge: Bridge,
+    data_dir: DataDir,
+    theme: Option<String>,
+}
+
+const PANEL_KEY: &str = "supabackup.panel";
+
+impl SupabackupApp {
+    /// Starts the engine on `data_dir` and restores the last panel.
+    pub fn new(cc: &eframe::CreationContext<'_>, data_dir: DataDir) -> Self {
+        let mut state = UiState::default();
+        if let Some(panel) = cc
+            .storage
+            .and_then(|s| eframe::get_value::<Panel>(s, PANEL_KEY))
+        {
+            state.panel = panel;
+        }
+        let ctx = cc.egui_ctx.clone();
+        let waker: bridge::Waker =
+            Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)));
+        Self {
+            state,
+            bridge: Bridge::start(data_dir.clone(), waker),
+            data_dir,
+            theme: None,
+        }
+    }
+
+    fn retry_open(&mut self, ctx: &egui::Context) {
+        let c = ctx.clone();
+        let waker: bridge::Waker =
+            Arc::new(move || c.request_repaint_after(Duration::from_millis(10)));
+        self.bridge = Bridge::start(self.data_dir.clone(), waker);
+        self.state.screen = Screen::Opening;
+    }
+
+    fn apply_theme(&mut self, ctx: &egui::Context) {
+        let wanted = self
+            .state
+            .setting(SettingKey::Theme)
+            .unwrap_or("system")
+            .to_string();
+        if self.theme.as_deref() != Some(wanted.as_str()) {
+            ctx.set_theme(match wanted.as_str() {
+                "light" => egui::ThemePreference::Light,
+                "dark" => egui::ThemePreference::Dark,
+                _ => egui::ThemePreference::System,
+            });
+            self.theme = Some(wanted);
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let s = &mut self.state;
+        if s.screen != Screen::Main {
+            return;
+        }
+        let (new, backup, lock, esc) = ctx.input_mut(|i| {
+            (
+                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::N)),
+                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::B)),
+                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::L)),
+                i.consume_key(Modifiers::NONE, Key::Escape),
+            )
+        });
+        if new {
+            s.panel = Panel::Projects;
+            s.project_form = Some(state::ProjectForm::new());
+        }
+        if backup && let Some(p) = s.selected_project {
+            s.open_backup_dialog(p);
+        }
+        if lock {
+            s.send(Command::Lock);
+        }
+        if esc {
+            s.project_form = None;
+            s.backup_dialog = None;
+            s.restore_dialog = None;
+            s.confirm = None;
+        }
+    }
+
+    fn auto_lock(&mut self, ctx: &egui::Context) {
+        let now = ctx.input(|i| i.time);
+        let active = ctx.input(|i| !i.events.is_empty() || i.pointer.is_moving());
+        if active || self.state.last_input == 0.0 {
+            self.state.last_input = now;
+        }
+        if self.state.screen != Screen::Main {
+            return;
+        }
+        let minutes: f64 = self
+            .state
+            .setting(SettingKey::AutoLockMinutes)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(15.0);
+        if minutes > 0.0 {
+            if now - self.state.last_input > minutes * 60.0 {
+                self.state.send(Command::Lock);
+                self.state.last_input = now;
+            }
+            ctx.request_repaint_after(Duration::from_secs(30));
+        }
+    }
+
+    fn flush(&mut self, now: f64) {
+        for cmd in std::mem::take(&mut self.state.outbox) {
+            if !self.bridge.send(cmd) {
+                self.state
+                    .toast("The engine is busy: try again in a moment", false, now);
+            }
+        }
+    }
+
+    fn main_ui(&mut self, ui: &mut egui::Ui) {
+        let s = &mut self.state;
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("supabackup");
+                ui.separator();
+                let selected = s
+                    .selected_project
+                    .and_then(|id| s.data.projects.iter().find(|p| p.view.id == id))
+                    .map(|p| p.view.name.clone())
+                    .unwrap_or_else(|| "(no project)".into());
+                egui::ComboBox::from_label("Active project")
+                    .selected_text(selected)
+                    .show_ui(ui, |ui| {
+                        for p in &s.data.projects {
+                            ui.selectable_value(
+                                &mut s.selected_project,
+                                Some(p.view.id),
+                                &p.view.name,
+                            );
+                        }
+                    });
+                if let Some(p) = s.selected_project {
+                    let running = s.running_backup(p).is_some();
+                    if ui
+                        .add_enabled(!running, egui::Button::new("Back up now"))
+                        .on_hover_text("Ctrl+B")
+                        .clicked()
+                    {
+                        s.open_backup_dialog(p);
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("Lock now").on_hover_text("Ctrl+L").clicked() {
+                        s.send(Command::Lock);
+                    }
+                    let dark = ui.visuals().dark_mode;
+                    if ui
+                        .button(if dark { "Light theme" } else { "Dark theme" })
+                        .clicked()
+                    {
+                        s.send(Command::SetSetting(
+                            SettingKey::Theme,
+                            if dark { "light" } else { "dark" }.into(),
+                        ));
+                    }
+                });
+            });
+        });
+        egui::Panel::bottom("status_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if s.tasks.is_empty() {
+                    ui.label("No jobs running");
+                } else {
+                    ui.spinner();
+                    ui.label(format!("{} job(s) running", s.tasks.len()));
+                    for t in &s.tasks {
+                        ui.separator();
+                        ui.label(&t.label);
+                        if let Some(f) = t.progress.fraction() {
+                            ui.add(egui::ProgressBar::new(f).desired_width(100.0));
+                        }
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(
+                        RichText::new(s.data.data_dir.display().to_string())
+                            .weak()
+                            .small(),
+                    );
+                });
+            });
+        });
+        egui::Panel::left("navigation")
+            .resizable(true)
+            .default_size(170.0)
+            .min_size(130.0)
+            .show(ui, |ui| {
+                ui.add_space(6.0);
+                for p in Panel::ALL {
+                    let r = ui.selectable_label(s.panel == p, p.title());
+                    if r.clicked() {
+                        s.panel = p;
+                    }
+                }
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .id_salt(s.panel.title())
+                .show(ui, |ui| match s.panel {
+                    Panel::Dashboard => dashboard_ui::dashboard_ui(ui, s),
+                    Panel::Projects => projects_ui::projects_ui(ui, s),
+                    Panel::Backups => backups_ui::backups_ui(ui, s),
+                    Panel::Schedules => schedules_ui::schedules_ui(ui, s),
+                    Panel::Settings => settings_ui::settings_ui(ui, s),
+                    Panel::Activity => activity_ui::activity_ui(ui, s),
+                });
+        });
+        dialogs::dialogs_ui(ui.ctx(), s);
+        if !s.tasks.is_empty() {
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn toasts_ui(&mut self, ctx: &egui::Context) {
+        let now = ctx.input(|i| i.time);
+        self.state.toasts.retain(|t| now - t.since < 8.0);
+        if self.state.toasts.is_empty() {
+            return;
+        }
+        ctx.request_repaint_after(Duration::from_millis(500));
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -40.0])
+            .show(ctx, |ui| {
+                for t in &self.state.toasts {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.set_max_width(380.0);
+                        let color = if t.ok {
+                            widgets::ok_color(ui)
+                        } else {
+                            widgets::error_color(ui)
+                        };
+                        ui.label(RichText::new(&t.text).color(color));
+                    });
+                }
+            });
+    }
+}
+
+impl eframe::App for SupabackupApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let now = ctx.input(|i| i.time);
+        for ev in self.bridge.drain() {
+            self.state.apply(ev, now);
+        }
+        self.apply_theme(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let now = ctx.input(|i| i.time);
+        self.shortcuts(&ctx);
+        self.auto_lock(&ctx);
+        match self.state.screen.clone() {
+            Screen::Opening => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.add_space(ui.available_height() * 0.3);
+                        ui.spinner();
+                        ui.label("Opening the catalog…");
+                    });
+                });
+            }
+            Screen::OpenFailed(msg) => {
+                let mut retry = false;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.add_space(ui.available_height() * 0.3);
+                        ui.heading("The catalog could not be opened");
+                        ui.label(RichText::new(&msg).color(widgets::error_color(ui)));
+                        retry = ui.button("Try again").clicked();
+                    });
+                });
+                if retry {
+                    self.retry_open(&ctx);
+                }
+            }
+            Screen::Setup | Screen::Locked => {
+                let first = self.state.screen == Screen::Setup;
+                egui::CentralPanel::default()
+                    .show(ui, |ui| unlock_ui::unlock_ui(ui, &mut self.state, first));
+            }
+            Screen::Main => self.main_ui(ui),
+        }
+        self.toasts_ui(&ctx);
+        self.flush(now);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, PANEL_KEY, &self.state.panel);
+    }
+}
+
+/// Opens the window on `data_dir`; returns when it closes.
+pub fn run(data_dir: DataDir) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("supabackup")
+            .with_inner_size([1180.0, 760.0])
+            .with_min_inner_size([760.0, 480.0]),
+        persistence_path: Some(data_dir.root.join("window-state.ron")),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "supabackup",
+        options,
+        Box::new(move |cc| Ok(Box::new(SupabackupApp::new(cc, data_dir)))),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot open the window ({e}): on a machine without a display, use the CLI \
+             (`supabackup --help`) or run under Xvfb"
+        )
+    })
+}

@@ -1,0 +1,287 @@
+//! The Backups panel: live progress of running jobs, and the history in a
+//! virtualised table (sortable, filterable) with row actions.
+
+use crate::app::bridge::{Command, TaskInfo};
+use crate::app::state::{Confirm, RestoreDialog, SortKey, UiState};
+use crate::app::widgets::{bytes, error_color, status_text};
+use crate::domain::{BackupId, BackupStatus, ProjectId};
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use std::sync::atomic::Ordering;
+use zeroize::Zeroizing;
+
+/// One running task: bar, counters, ETA, Cancel.
+pub fn task_ui(ui: &mut Ui, t: &TaskInfo, cancel: &mut Option<u64>) {
+    let p = &t.progress;
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&t.label).strong());
+        if ui.button("Cancel").clicked() {
+            *cancel = Some(t.id);
+        }
+    });
+    let read = p.bytes_read.load(Ordering::Relaxed);
+    let total = p.estimated_total.load(Ordering::Relaxed);
+    let text = match p.fraction() {
+        Some(f) => format!("{:.0}%  {} of ~{}", f * 100.0, bytes(read), bytes(total)),
+        None => bytes(read),
+    };
+    let bar = egui::ProgressBar::new(p.fraction().unwrap_or(0.0)).text(text);
+    ui.add(if p.fraction().is_none() {
+        bar.animate(true)
+    } else {
+        bar
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!(
+            "written {}",
+            bytes(p.bytes_written.load(Ordering::Relaxed))
+        ));
+        ui.separator();
+        ui.label(format!("{} rows", p.rows.load(Ordering::Relaxed)));
+        ui.separator();
+        ui.label(p.current());
+        if let Some(eta) = p.eta() {
+            ui.separator();
+            ui.label(format!("ETA {}s", eta.as_secs()));
+        }
+    });
+}
+
+fn sort_header(ui: &mut Ui, state: &mut UiState, key: SortKey, title: &str) {
+    let active = state.history.sort == key;
+    let arrow = match (active, state.history.descending) {
+        (true, true) => " v",
+        (true, false) => " ^",
+        _ => "",
+    };
+    if ui.button(format!("{title}{arrow}")).clicked() {
+        if active {
+            state.history.descending = !state.history.descending;
+        } else {
+            state.history.sort = key;
+            state.history.descending = true;
+        }
+        state.history.rebuild(&state.data.backups);
+    }
+}
+
+/// Draws the Backups panel.
+pub fn backups_ui(ui: &mut Ui, state: &mut UiState) {
+    ui.horizontal(|ui| {
+        ui.heading("Backups");
+        if let Some(p) = state.selected_project
+            && ui
+                .add_enabled(
+                    state.running_backup(p).is_none(),
+                    egui::Button::new("Back up now"),
+                )
+                .clicked()
+        {
+            state.open_backup_dialog(p);
+        }
+    });
+    let mut cancel = None;
+    for t in &state.tasks {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            task_ui(ui, t, &mut cancel);
+        });
+    }
+    if let Some(id) = cancel {
+        state.cancel(id);
+    }
+    ui.add_space(6.0);
+    filters_ui(ui, state);
+    history_table(ui, state);
+}
+
+fn filters_ui(ui: &mut Ui, state: &mut UiState) {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        let project_name = |id: Option<ProjectId>| match id {
+            None => "All projects".to_string(),
+            Some(id) => state
+                .data
+                .projects
+                .iter()
+                .find(|p| p.view.id == id)
+                .map(|p| p.view.name.clone())
+                .unwrap_or_else(|| "(removed project)".into()),
+        };
+        let current = project_name(state.history.project);
+        let mut project = state.history.project;
+        egui::ComboBox::from_label("Project filter")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut project, None, "All projects");
+                for p in &state.data.projects {
+                    ui.selectable_value(&mut project, Some(p.view.id), &p.view.name);
+                }
+            });
+        let mut status = state.history.status;
+        egui::ComboBox::from_label("Status filter")
+            .selected_text(status.map(|s| s.as_str()).unwrap_or("All statuses"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut status, None, "All statuses");
+                for s in BackupStatus::ALL {
+                    ui.selectable_value(&mut status, Some(s), s.as_str());
+                }
+            });
+        if project != state.history.project || status != state.history.status {
+            state.history.project = project;
+            state.history.status = status;
+            changed = true;
+        }
+        ui.label(format!(
+            "{} of {} backups",
+            state.history.order.len(),
+            state.data.backups.len()
+        ));
+    });
+    if changed {
+        state.history.rebuild(&state.data.backups);
+    }
+}
+
+/// What a click in a history row asks for.
+enum RowAction {
+    Verify(BackupId),
+    Restore(BackupId, bool),
+    Open(std::path::PathBuf),
+    Pin(BackupId, bool),
+    Delete(BackupId, String),
+}
+
+impl RowAction {
+    fn apply(self, s: &mut UiState) {
+        match self {
+            RowAction::Verify(id) => s.send(Command::Verify(id)),
+            RowAction::Restore(backup, drill) => {
+                s.restore_dialog = Some(RestoreDialog {
+                    backup,
+                    drill,
+                    url: Zeroizing::new(String::new()),
+                    confirm: None,
+                    typed: String::new(),
+                })
+            }
+            RowAction::Open(path) => s.send(Command::OpenFolder(path)),
+            RowAction::Pin(id, pinned) => s.send(Command::SetPinned(id, pinned)),
+            RowAction::Delete(id, label) => s.confirm = Some(Confirm::DeleteBackup(id, label)),
+        }
+    }
+}
+
+fn history_table(ui: &mut Ui, state: &mut UiState) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 8.0;
+    let mut action: Option<RowAction> = None;
+    let order = std::mem::take(&mut state.history.order);
+    let available = ui.available_height().max(240.0);
+    TableBuilder::new(ui)
+        .id_salt("history")
+        .striped(true)
+        .resizable(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .max_scroll_height(available)
+        .column(Column::initial(150.0).at_least(120.0))
+        .column(Column::initial(140.0).at_least(80.0))
+        .column(Column::initial(60.0))
+        .column(Column::initial(90.0))
+        .column(Column::initial(80.0))
+        .column(Column::initial(70.0))
+        .column(Column::initial(90.0))
+        .column(Column::remainder().at_least(200.0))
+        .header(row_height + 4.0, |mut header| {
+            header.col(|ui| sort_header(ui, state, SortKey::Date, "Date (UTC)"));
+            header.col(|ui| {
+                ui.strong("Project");
+            });
+            header.col(|ui| {
+                ui.strong("Kind");
+            });
+            header.col(|ui| sort_header(ui, state, SortKey::Status, "Status"));
+            header.col(|ui| sort_header(ui, state, SortKey::Size, "Size"));
+            header.col(|ui| {
+                ui.strong("Time");
+            });
+            header.col(|ui| {
+                ui.strong("Rows");
+            });
+            header.col(|ui| {
+                ui.strong("Actions");
+            });
+        })
+        .body(|body| {
+            body.rows(row_height, order.len(), |mut row| {
+                let b = &state.data.backups[order[row.index()]];
+                row.col(|ui| {
+                    ui.label(b.started_at.format("%Y-%m-%d %H:%M:%S").to_string());
+                });
+                row.col(|ui| {
+                    ui.label(&b.project_name);
+                });
+                row.col(|ui| {
+                    ui.label(b.kind.as_str());
+                });
+                row.col(|ui| {
+                    let r = ui.label(status_text(ui, b.status));
+                    if let Some(e) = &b.error {
+                        r.on_hover_text(RichText::new(e).color(error_color(ui)));
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(bytes(b.bytes));
+                });
+                row.col(|ui| {
+                    ui.label(
+                        b.duration()
+                            .map(|d| format!("{:.1}s", d.num_milliseconds() as f64 / 1000.0))
+                            .unwrap_or_default(),
+                    );
+                });
+                row.col(|ui| {
+                    ui.label(b.rows.to_string());
+                });
+                row.col(|ui| {
+                    let id = b.id;
+                    let label = format!(
+                        "{} {}",
+                        b.project_name,
+                        b.started_at.format("%Y-%m-%d %H:%M")
+                    );
+                    if let Some(e) = &b.error {
+                        ui.label(RichText::new(e).color(error_color(ui)).small())
+                            .on_hover_text(e);
+                        if ui.button("Delete").clicked() {
+                            action = Some(RowAction::Delete(id, label));
+                        }
+                        return;
+                    }
+                    ui.add_enabled_ui(b.status == BackupStatus::Completed, |ui| {
+                        if ui.button("Verify").clicked() {
+                            action = Some(RowAction::Verify(id));
+                        }
+                        if ui.button("Drill…").clicked() {
+                            action = Some(RowAction::Restore(id, true));
+                        }
+                        if ui.button("Restore…").clicked() {
+                            action = Some(RowAction::Restore(id, false));
+                        }
+                        if ui.button("Open folder").clicked() {
+                            action = Some(RowAction::Open(b.path.clone()));
+                        }
+                        if ui.button(if b.pinned { "Unpin" } else { "Pin" }).clicked() {
+                            action = Some(RowAction::Pin(id, !b.pinned));
+                        }
+                    });
+                    if ui.button("Delete").clicked() {
+                        action = Some(RowAction::Delete(id, label));
+                    }
+                });
+            });
+        });
+    state.history.order = order;
+    if let Some(a) = action {
+        a.apply(state);
+    }
+}

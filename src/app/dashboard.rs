@@ -1,0 +1,255 @@
+//! The dashboard's view-model: per-project health, computed when the data
+//! changes (never per frame), so a frame only draws.
+
+use crate::app::bridge::Snapshot;
+use crate::domain::{BackupStatus, ProjectId};
+use crate::scheduler::CronSpec;
+use chrono::{DateTime, Duration, Utc};
+
+/// One project's health.
+#[derive(Debug, Clone)]
+pub struct ProjectHealth {
+    /// Id.
+    pub id: ProjectId,
+    /// Name.
+    pub name: String,
+    /// Environment.
+    pub environment: String,
+    /// Last completed backup.
+    pub last_success: Option<DateTime<Utc>>,
+    /// The shortest interval its enabled schedules promise.
+    pub promised: Option<Duration>,
+    /// Older than the schedule promises (or never backed up despite one).
+    pub stale: bool,
+    /// Completed / finished, in 0..=1.
+    pub success_rate: Option<f32>,
+    /// Bytes of its completed backups.
+    pub storage: u64,
+    /// How many backups it has.
+    pub backups: usize,
+    /// Its last backup failed.
+    pub last_failed: bool,
+    /// Its newest backup's status and start.
+    pub last: Option<(BackupStatus, DateTime<Utc>)>,
+}
+
+/// Everything the dashboard draws.
+#[derive(Debug, Clone, Default)]
+pub struct DashboardModel {
+    /// Per project.
+    pub projects: Vec<ProjectHealth>,
+    /// Backup sizes over time, per project: (name, [days since epoch, MiB]).
+    pub series: Vec<(String, Vec<[f64; 2]>)>,
+    /// Bytes of every completed backup.
+    pub total_storage: u64,
+    /// Backups completed / finished in the last 30 days.
+    pub recent_success_rate: Option<f32>,
+}
+
+/// Points per project in the plot: enough to see a trend, cheap to draw.
+const MAX_POINTS: usize = 400;
+
+impl DashboardModel {
+    /// The health of one project.
+    pub fn project(&self, id: ProjectId) -> Option<&ProjectHealth> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+
+    /// Builds the model from the data (one pass over the backups).
+    pub fn build(data: &Snapshot, now: DateTime<Utc>) -> Self {
+        let mut model = DashboardModel::default();
+        let mut recent = (0usize, 0usize);
+        let month_ago = now - Duration::days(30);
+        for p in &data.projects {
+            let id = p.view.id;
+            let mut h = ProjectHealth {
+                id,
+                name: p.view.name.clone(),
+                environment: p.view.environment.clone(),
+                last_success: None,
+                promised: None,
+                stale: false,
+                success_rate: None,
+                storage: 0,
+                backups: 0,
+                last_failed: false,
+                last: None,
+            };
+            let mut finished = 0usize;
+            let mut completed = 0usize;
+            let mut points = Vec::new();
+            // Backups are newest first.
+            for b in data.backups.iter().filter(|b| b.project_id == id) {
+                h.backups += 1;
+                if h.backups == 1 {
+                    h.last = Some((b.status, b.started_at));
+                    h.last_failed =
+                        matches!(b.status, BackupStatus::Failed | BackupStatus::Interrupted);
+                }
+                if b.status != BackupStatus::Running {
+                    finished += 1;
+                    if b.started_at >= month_ago {
+                        recent.1 += 1;
+                    }
+                }
+                if b.status == BackupStatus::Completed {
+                    completed += 1;
+                    if b.started_at >= month_ago {
+                        recent.0 += 1;
+                    }
+                    h.storage += b.bytes;
+                    let end = b.finished_at.unwrap_or(b.started_at);
+                    if h.last_success.is_none_or(|l| end > l) {
+                        h.last_success = Some(end);
+                    }
+                    if points.len() < MAX_POINTS {
+                        points.push([
+                            b.started_at.timestamp() as f64 / 86_400.0,
+                            b.bytes as f64 / (1024.0 * 1024.0),
+                        ]);
+                    }
+                }
+            }
+            if finished > 0 {
+                h.success_rate = Some(completed as f32 / finished as f32);
+            }
+            h.promised = data
+                .jobs
+                .iter()
+                .filter(|j| j.enabled && j.project_id == id)
+                .filter_map(|j| CronSpec::parse(&j.cron).ok()?.interval(now, &chrono::Local))
+                .min();
+            if let Some(promised) = h.promised {
+                let grace = (promised / 10).max(Duration::minutes(15));
+                h.stale = match h.last_success {
+                    Some(last) => now - last > promised + grace,
+                    None => true,
+                };
+            }
+            model.total_storage += h.storage;
+            points.reverse();
+            model.series.push((h.name.clone(), points));
+            model.projects.push(h);
+        }
+        if recent.1 > 0 {
+            model.recent_success_rate = Some(recent.0 as f32 / recent.1 as f32);
+        }
+        model
+    }
+}
+
+/// "3 h ago", "2 days ago".
+pub fn age_words(age: Duration) -> String {
+    let mins = age.num_minutes();
+    if mins < 1 {
+        "just now".into()
+    } else if mins < 60 {
+        format!("{mins} min ago")
+    } else if mins < 48 * 60 {
+        format!("{} h ago", mins / 60)
+    } else {
+        format!("{} days ago", mins / (24 * 60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::bridge::ProjectRow;
+    use crate::domain::{
+        Backup, BackupId, BackupJob, BackupKind, Compression, JobId, Profile, Retention,
+    };
+    use crate::engine::ProjectView;
+
+    fn project(name: &str) -> ProjectRow {
+        ProjectRow {
+            view: ProjectView {
+                id: ProjectId::new(),
+                name: name.into(),
+                description: String::new(),
+                environment: "production".into(),
+                db_url: String::new(),
+                service_key: None,
+                anon_key: None,
+                is_active: true,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+        }
+    }
+
+    fn backup(p: ProjectId, at: DateTime<Utc>, status: BackupStatus, bytes: u64) -> Backup {
+        Backup {
+            id: BackupId::new(),
+            project_id: p,
+            project_name: String::new(),
+            kind: BackupKind::Full,
+            profile: Profile::Postgres,
+            compression: Compression::default(),
+            status,
+            path: "/x".into(),
+            bytes,
+            raw_bytes: 0,
+            rows: 0,
+            started_at: at,
+            finished_at: Some(at),
+            manifest_sha256: None,
+            error: None,
+            pinned: false,
+            job_id: None,
+            server_version: None,
+            pg_dump_version: None,
+            parts: vec![],
+            pid: None,
+        }
+    }
+
+    fn daily_job(p: ProjectId) -> BackupJob {
+        BackupJob {
+            id: JobId::new(),
+            project_id: p,
+            name: "nightly".into(),
+            cron: "0 3 * * *".into(),
+            enabled: true,
+            next_run_at: None,
+            created_at: Utc::now(),
+            kind: BackupKind::Full,
+            profile: None,
+            compression: Compression::default(),
+            retention: Retention::default(),
+            timeout_secs: None,
+            retries: 0,
+            last_run_at: None,
+            last_run_status: None,
+            last_backup_id: None,
+            webhook_url: None,
+        }
+    }
+
+    #[test]
+    fn health_counts_rates_storage_and_staleness() {
+        let now = Utc::now();
+        let (a, b) = (project("a"), project("b"));
+        let (ai, bi) = (a.view.id, b.view.id);
+        let data = Snapshot {
+            projects: vec![a, b],
+            backups: vec![
+                backup(ai, now - Duration::hours(2), BackupStatus::Completed, 100),
+                backup(ai, now - Duration::hours(30), BackupStatus::Failed, 0),
+                backup(bi, now - Duration::days(3), BackupStatus::Completed, 50),
+            ],
+            jobs: vec![daily_job(ai), daily_job(bi)],
+            ..Default::default()
+        };
+        let m = DashboardModel::build(&data, now);
+        let ha = &m.projects[0];
+        assert_eq!(ha.success_rate, Some(0.5));
+        assert_eq!(ha.storage, 100);
+        assert!(!ha.stale, "2 hours old with a daily schedule is fine");
+        let hb = &m.projects[1];
+        assert!(hb.stale, "3 days old with a daily schedule is overdue");
+        assert_eq!(m.total_storage, 150);
+        assert_eq!(m.series[0].1.len(), 1);
+        assert_eq!(age_words(Duration::hours(3)), "3 h ago");
+    }
+}

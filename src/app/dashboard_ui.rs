@@ -1,0 +1,128 @@
+//! The Dashboard: per-project health, recent activity, backup sizes over
+//! time, quick actions. Draws the precomputed `DashboardModel`.
+
+use crate::app::dashboard::age_words;
+use crate::app::state::{Panel, UiState};
+use crate::app::widgets::{bytes, env_badge, error_color, ok_color};
+use crate::domain::Level;
+use egui::{RichText, Ui};
+use egui_plot::{Legend, Line, Plot, Points};
+
+/// Draws the Dashboard.
+pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
+    ui.heading("Dashboard");
+    let m = &state.dashboard;
+    ui.horizontal(|ui| {
+        ui.label(format!("{} projects", m.projects.len()));
+        ui.separator();
+        ui.label(format!("storage used {}", bytes(m.total_storage)));
+        ui.separator();
+        match m.recent_success_rate {
+            Some(r) => ui.label(format!(
+                "{:.0}% of backups in the last 30 days succeeded",
+                r * 100.0
+            )),
+            None => ui.label("no backups in the last 30 days"),
+        };
+    });
+    ui.add_space(6.0);
+    if m.projects.is_empty() {
+        ui.label("Add a project to start backing up.");
+        if ui.button("Add project").clicked() {
+            state.panel = Panel::Projects;
+            state.project_form = Some(crate::app::state::ProjectForm::new());
+        }
+        return;
+    }
+    let now = chrono::Utc::now();
+    let mut backup_now = None;
+    egui::Grid::new("health")
+        .striped(true)
+        .num_columns(7)
+        .spacing([14.0, 6.0])
+        .show(ui, |ui| {
+            for h in [
+                "Project",
+                "Environment",
+                "Last good backup",
+                "Schedule",
+                "Success",
+                "Storage",
+                "",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for h in &m.projects {
+                ui.label(RichText::new(&h.name).strong());
+                env_badge(ui, &h.environment);
+                let age = match h.last_success {
+                    Some(t) => age_words(now - t),
+                    None => "never".into(),
+                };
+                let color = if h.stale || h.last_failed {
+                    error_color(ui)
+                } else if h.last_success.is_some() {
+                    ok_color(ui)
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                let r = ui.label(RichText::new(age).color(color));
+                if h.stale {
+                    r.on_hover_text("Older than its schedule promises");
+                }
+                ui.label(match h.promised {
+                    Some(p) if p.num_hours() >= 24 => format!("every {} day(s)", p.num_days()),
+                    Some(p) if p.num_minutes() >= 60 => format!("every {} h", p.num_hours()),
+                    Some(p) => format!("every {} min", p.num_minutes()),
+                    None => "no schedule".into(),
+                });
+                ui.label(
+                    h.success_rate
+                        .map(|r| format!("{:.0}%", r * 100.0))
+                        .unwrap_or_else(|| "-".into()),
+                );
+                ui.label(bytes(h.storage));
+                if ui.button(format!("Back up {}", h.name)).clicked() {
+                    backup_now = Some(h.id);
+                }
+                ui.end_row();
+            }
+        });
+    if let Some(id) = backup_now {
+        state.selected_project = Some(id);
+        state.open_backup_dialog(id);
+    }
+    ui.add_space(10.0);
+    ui.strong("Backup sizes over time (MiB)");
+    let series = &state.dashboard.series;
+    Plot::new("sizes")
+        .height(220.0)
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .x_axis_formatter(|mark, _| {
+            chrono::DateTime::from_timestamp((mark.value * 86_400.0) as i64, 0)
+                .map(|d| d.format("%m-%d").to_string())
+                .unwrap_or_default()
+        })
+        .show(ui, |plot| {
+            for (name, points) in series {
+                if points.len() > 1 {
+                    plot.line(Line::new(name.clone(), points.clone()));
+                }
+                plot.points(Points::new(name.clone(), points.clone()).radius(3.0));
+            }
+        });
+    ui.add_space(10.0);
+    ui.strong("Recent activity");
+    for a in state.data.activity.iter().take(8) {
+        let color = match a.level {
+            Level::Error => error_color(ui),
+            Level::Warning => egui::Color32::from_rgb(210, 150, 20),
+            Level::Info => ui.visuals().text_color(),
+        };
+        ui.label(
+            RichText::new(format!("{}  {}", a.at.format("%Y-%m-%d %H:%M"), a.message)).color(color),
+        );
+    }
+}

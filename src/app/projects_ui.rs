@@ -1,0 +1,199 @@
+//! The Projects panel: list with environment badges and last-backup status,
+//! connection tests, reveal toggles; the form lives in `dialogs`.
+
+use crate::app::bridge::{Command, TestKey};
+use crate::app::dashboard::age_words;
+use crate::app::state::{Confirm, ProjectForm, TestState, UiState};
+use crate::app::widgets::{env_badge, error_color, ok_color, status_text};
+use crate::domain::Environment;
+use crate::engine::TestReport;
+use crate::pgtools::Severity;
+use egui::{RichText, Ui};
+use zeroize::Zeroizing;
+
+/// Draws a connection test's outcome.
+pub fn test_report_ui(ui: &mut Ui, state: Option<&TestState>) {
+    match state {
+        None => {}
+        Some(TestState::Running) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Testing the connection…");
+            });
+        }
+        Some(TestState::Done(done)) => match done.as_ref() {
+            Err(e) => {
+                ui.label(RichText::new(e).color(error_color(ui)));
+            }
+            Ok(r) => report_ui(ui, r),
+        },
+    }
+}
+
+fn report_ui(ui: &mut Ui, r: &TestReport) {
+    egui::Grid::new(ui.next_auto_id())
+        .num_columns(2)
+        .show(ui, |ui| {
+            if let Some(s) = &r.server {
+                ui.label("Server");
+                ui.label(format!("PostgreSQL {}", s.version));
+                ui.end_row();
+                ui.label("Database size");
+                ui.label(crate::app::widgets::bytes(s.database_size));
+                ui.end_row();
+                ui.label("SSL");
+                ui.label(if s.ssl { "in use" } else { "not in use" });
+                ui.end_row();
+            }
+            if let Some(e) = &r.connect_error {
+                ui.label("Connection");
+                ui.label(RichText::new(e).color(error_color(ui)));
+                ui.end_row();
+            }
+            match (&r.tools, &r.tools_error) {
+                (Some(t), _) => {
+                    ui.label("pg_dump");
+                    ui.label(format!("{} ({})", t.version, t.pg_dump.display()));
+                    ui.end_row();
+                }
+                (None, Some(e)) => {
+                    ui.label("pg_dump");
+                    ui.label(RichText::new(e).color(error_color(ui)));
+                    ui.end_row();
+                }
+                _ => {}
+            }
+            if let Some(p) = r.profile {
+                ui.label("Profile");
+                ui.label(p.as_str());
+                ui.end_row();
+            }
+        });
+    for f in &r.findings {
+        let color = match f.severity {
+            Severity::Error => error_color(ui),
+            Severity::Warning => egui::Color32::from_rgb(210, 150, 20),
+            Severity::Info => ui.visuals().text_color(),
+        };
+        ui.label(RichText::new(format!("{}: {}", f.severity, f.message)).color(color));
+    }
+    if r.ok() {
+        ui.label(
+            RichText::new("Ready to back up")
+                .color(ok_color(ui))
+                .strong(),
+        );
+    }
+}
+
+/// Draws the Projects panel.
+pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
+    ui.horizontal(|ui| {
+        ui.heading("Projects");
+        if ui.button("Add project").on_hover_text("Ctrl+N").clicked() {
+            state.project_form = Some(ProjectForm::new());
+        }
+    });
+    ui.add_space(6.0);
+    if state.data.projects.is_empty() {
+        ui.label("No projects yet. Add one with its database connection string (Supabase: Connect > Session pooler).");
+        return;
+    }
+    let projects = state.data.projects.clone();
+    for row in &projects {
+        let p = &row.view;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&p.name).strong().size(16.0));
+                env_badge(ui, &p.environment);
+                if !p.is_active {
+                    ui.label(RichText::new("inactive").weak());
+                }
+                match state.dashboard.project(p.id).and_then(|h| h.last) {
+                    Some((status, at)) => {
+                        ui.label("Last backup:");
+                        ui.label(status_text(ui, status));
+                        ui.label(age_words(chrono::Utc::now() - at));
+                    }
+                    None => {
+                        ui.label(RichText::new("never backed up").weak());
+                    }
+                }
+            });
+            if !p.description.is_empty() {
+                ui.label(&p.description);
+            }
+            let revealed = state.revealed.get(&(p.id, "db_url")).map(|v| v.to_string());
+            ui.horizontal(|ui| {
+                ui.label("Database:");
+                ui.monospace(revealed.as_deref().unwrap_or(&p.db_url));
+                let shown = revealed.is_some();
+                if ui.button(if shown { "Hide" } else { "Reveal" }).clicked() {
+                    if shown {
+                        state.revealed.remove(&(p.id, "db_url"));
+                    } else {
+                        state.send(Command::Reveal {
+                            project: p.id,
+                            slot: "db_url",
+                        });
+                    }
+                }
+            });
+            for (slot, masked) in [("service_key", &p.service_key), ("anon_key", &p.anon_key)] {
+                if let Some(m) = masked {
+                    ui.horizontal(|ui| {
+                        ui.label(format!("{slot}:"));
+                        ui.monospace(m);
+                    });
+                }
+            }
+            ui.horizontal(|ui| {
+                let testing = matches!(
+                    state.tests.get(&TestKey::Project(p.id)),
+                    Some(TestState::Running)
+                );
+                if ui
+                    .add_enabled(!testing, egui::Button::new("Test connection"))
+                    .clicked()
+                {
+                    state
+                        .tests
+                        .insert(TestKey::Project(p.id), TestState::Running);
+                    state.send(Command::TestProject(p.id));
+                }
+                let running = state.running_backup(p.id).is_some();
+                if ui
+                    .add_enabled(!running, egui::Button::new("Back up now"))
+                    .clicked()
+                {
+                    state.selected_project = Some(p.id);
+                    state.open_backup_dialog(p.id);
+                }
+                if ui.button("Edit").clicked() {
+                    state.project_form = Some(ProjectForm {
+                        id: Some(p.id),
+                        name: p.name.clone(),
+                        description: p.description.clone(),
+                        environment: p.environment.parse().unwrap_or(Environment::Development),
+                        db_url: Zeroizing::new(String::new()),
+                        active: p.is_active,
+                        ..ProjectForm::new()
+                    });
+                    // The form needs the secrets in the clear to edit them.
+                    for slot in ["db_url", "service_key", "anon_key"] {
+                        state.send(Command::Reveal {
+                            project: p.id,
+                            slot,
+                        });
+                    }
+                }
+                if ui.button("Remove…").clicked() {
+                    state.confirm = Some(Confirm::RemoveProject(p.id, p.name.clone()));
+                }
+            });
+            test_report_ui(ui, state.tests.get(&TestKey::Project(p.id)));
+        });
+        ui.add_space(4.0);
+    }
+}

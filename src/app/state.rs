@@ -1,0 +1,501 @@
+//! `UiState`: everything the window shows, as plain data. Events from the
+//! engine are applied here; panels draw it and queue commands.
+
+use crate::app::bridge::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
+use crate::app::dashboard::DashboardModel;
+use crate::domain::{
+    Backup, BackupId, BackupKind, BackupStatus, Codec, Environment, Profile, ProjectId,
+    ProjectInput, SettingKey, ValidationErrors,
+};
+use crate::engine::{TestReport, VaultState};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use zeroize::Zeroizing;
+
+/// Which screen is up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    /// Opening the catalog.
+    Opening,
+    /// The catalog could not be opened.
+    OpenFailed(String),
+    /// First run: choose a master password.
+    Setup,
+    /// Enter the master password.
+    Locked,
+    /// The app.
+    Main,
+}
+
+/// The left navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Panel {
+    /// Overview.
+    Dashboard,
+    /// Projects.
+    Projects,
+    /// Backup history and "Back up now".
+    Backups,
+    /// Schedules.
+    Schedules,
+    /// Settings.
+    Settings,
+    /// Activity log.
+    Activity,
+}
+
+impl Panel {
+    /// Every panel, in navigation order.
+    pub const ALL: [Panel; 6] = [
+        Panel::Dashboard,
+        Panel::Projects,
+        Panel::Backups,
+        Panel::Schedules,
+        Panel::Settings,
+        Panel::Activity,
+    ];
+
+    /// Its title.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Panel::Dashboard => "Dashboard",
+            Panel::Projects => "Projects",
+            Panel::Backups => "Backups",
+            Panel::Schedules => "Schedules",
+            Panel::Settings => "Settings",
+            Panel::Activity => "Activity",
+        }
+    }
+}
+
+/// The unlock / first-run form.
+#[derive(Default)]
+pub struct UnlockForm {
+    /// The password typed.
+    pub password: Zeroizing<String>,
+    /// Typed again (first run).
+    pub confirm: Zeroizing<String>,
+    /// What went wrong last time.
+    pub error: Option<String>,
+    /// Waiting for the engine.
+    pub busy: bool,
+}
+
+/// The add/edit project form.
+pub struct ProjectForm {
+    /// `None` when adding.
+    pub id: Option<ProjectId>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Connection string.
+    pub db_url: Zeroizing<String>,
+    /// Service key.
+    pub service_key: Zeroizing<String>,
+    /// Anon key.
+    pub anon_key: Zeroizing<String>,
+    /// Active flag.
+    pub active: bool,
+    /// Show secrets in the clear.
+    pub reveal: bool,
+    /// Errors per field (shown after the first save, and live after that).
+    pub errors: ValidationErrors,
+    /// A save was attempted.
+    pub tried: bool,
+    /// Waiting for the engine.
+    pub busy: bool,
+}
+
+impl ProjectForm {
+    /// An empty form.
+    pub fn new() -> Self {
+        Self {
+            id: None,
+            name: String::new(),
+            description: String::new(),
+            environment: Environment::Production,
+            db_url: Zeroizing::new(String::new()),
+            service_key: Zeroizing::new(String::new()),
+            anon_key: Zeroizing::new(String::new()),
+            active: true,
+            reveal: false,
+            errors: ValidationErrors::default(),
+            tried: false,
+            busy: false,
+        }
+    }
+
+    /// The form as engine input.
+    pub fn input(&self) -> ProjectInput {
+        ProjectInput {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            environment: self.environment.as_str().to_string(),
+            db_url: self.db_url.clone(),
+            service_key: self.service_key.clone(),
+            anon_key: self.anon_key.clone(),
+        }
+    }
+
+    /// Re-checks every field (cheap: plain data).
+    pub fn revalidate(&mut self) {
+        self.errors = match self.input().validate() {
+            Ok(_) => ValidationErrors::default(),
+            Err(e) => e,
+        };
+    }
+}
+
+impl Default for ProjectForm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// "Back up now" options.
+#[derive(Debug, Clone)]
+pub struct BackupDialog {
+    /// The project.
+    pub project: ProjectId,
+    /// Full, schema or data.
+    pub kind: BackupKind,
+    /// `None`: chosen from the database.
+    pub profile: Option<Profile>,
+    /// Codec.
+    pub codec: Codec,
+    /// Level.
+    pub level: u32,
+}
+
+/// Restore / drill options.
+pub struct RestoreDialog {
+    /// The backup.
+    pub backup: BackupId,
+    /// A drill (scratch database) rather than a restore.
+    pub drill: bool,
+    /// Target (or drill server) URL.
+    pub url: Zeroizing<String>,
+    /// Set when the target has tables: the name to type, and why.
+    pub confirm: Option<(String, String)>,
+    /// What the user typed.
+    pub typed: String,
+}
+
+/// A question that must be answered before something is destroyed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    /// Delete a backup.
+    DeleteBackup(BackupId, String),
+    /// Remove a project.
+    RemoveProject(ProjectId, String),
+}
+
+/// How the history is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Start time.
+    Date,
+    /// Size on disk.
+    Size,
+    /// Status.
+    Status,
+}
+
+/// The history table's filter, sort and the resulting row order.
+pub struct HistoryView {
+    /// Sort column.
+    pub sort: SortKey,
+    /// Largest / newest first.
+    pub descending: bool,
+    /// Only this project.
+    pub project: Option<ProjectId>,
+    /// Only this status.
+    pub status: Option<BackupStatus>,
+    /// Indices into the snapshot's backups, in display order.
+    pub order: Vec<usize>,
+}
+
+impl Default for HistoryView {
+    fn default() -> Self {
+        Self {
+            sort: SortKey::Date,
+            descending: true,
+            project: None,
+            status: None,
+            order: Vec::new(),
+        }
+    }
+}
+
+impl HistoryView {
+    /// Recomputes `order` for `backups`.
+    pub fn rebuild(&mut self, backups: &[Backup]) {
+        self.order = (0..backups.len())
+            .filter(|&i| {
+                let b = &backups[i];
+                self.project.is_none_or(|p| b.project_id == p)
+                    && self.status.is_none_or(|s| b.status == s)
+            })
+            .collect();
+        let key = self.sort;
+        self.order.sort_by(|&a, &b| {
+            let (x, y) = (&backups[a], &backups[b]);
+            match key {
+                SortKey::Date => x.started_at.cmp(&y.started_at),
+                SortKey::Size => x.bytes.cmp(&y.bytes),
+                SortKey::Status => x.status.as_str().cmp(y.status.as_str()),
+            }
+        });
+        if self.descending {
+            self.order.reverse();
+        }
+    }
+}
+
+/// A connection test's state.
+pub enum TestState {
+    /// Running.
+    Running,
+    /// Finished.
+    Done(Box<Result<TestReport, String>>),
+}
+
+/// A message in the corner.
+#[derive(Debug, Clone)]
+pub struct Toast {
+    /// The text.
+    pub text: String,
+    /// Green or red.
+    pub ok: bool,
+    /// When it appeared (egui time).
+    pub since: f64,
+}
+
+/// Everything the window shows.
+pub struct UiState {
+    /// The screen.
+    pub screen: Screen,
+    /// The panel.
+    pub panel: Panel,
+    /// The data.
+    pub data: Snapshot,
+    /// The unlock form.
+    pub unlock: UnlockForm,
+    /// The add/edit dialog.
+    pub project_form: Option<ProjectForm>,
+    /// The project picked in the top bar.
+    pub selected_project: Option<ProjectId>,
+    /// Connection tests.
+    pub tests: HashMap<TestKey, TestState>,
+    /// Running tasks.
+    pub tasks: Vec<TaskInfo>,
+    /// Toasts.
+    pub toasts: Vec<Toast>,
+    /// "Back up now" dialog.
+    pub backup_dialog: Option<BackupDialog>,
+    /// Restore / drill dialog.
+    pub restore_dialog: Option<RestoreDialog>,
+    /// A pending confirmation.
+    pub confirm: Option<Confirm>,
+    /// The history table.
+    pub history: HistoryView,
+    /// Secrets shown in the clear, by project and slot.
+    pub revealed: HashMap<(ProjectId, &'static str), Zeroizing<String>>,
+    /// Settings being edited.
+    pub settings_edit: HashMap<SettingKey, String>,
+    /// Precomputed dashboard.
+    pub dashboard: DashboardModel,
+    /// Commands the panels queued this frame.
+    pub outbox: Vec<Command>,
+    /// egui time of the last input, for auto-lock.
+    pub last_input: f64,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        Self {
+            screen: Screen::Opening,
+            panel: Panel::Dashboard,
+            data: Snapshot::default(),
+            unlock: UnlockForm::default(),
+            project_form: None,
+            selected_project: None,
+            tests: HashMap::new(),
+            tasks: Vec::new(),
+            toasts: Vec::new(),
+            backup_dialog: None,
+            restore_dialog: None,
+            confirm: None,
+            history: HistoryView::default(),
+            revealed: HashMap::new(),
+            settings_edit: HashMap::new(),
+            dashboard: DashboardModel::default(),
+            outbox: Vec::new(),
+            last_input: 0.0,
+        }
+    }
+}
+
+impl UiState {
+    /// Queues a command for the engine.
+    pub fn send(&mut self, cmd: Command) {
+        self.outbox.push(cmd);
+    }
+
+    /// Shows a toast.
+    pub fn toast(&mut self, text: impl Into<String>, ok: bool, now: f64) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            ok,
+            since: now,
+        });
+        if self.toasts.len() > 5 {
+            self.toasts.remove(0);
+        }
+    }
+
+    /// The value in effect for a setting.
+    pub fn setting(&self, key: SettingKey) -> Option<&str> {
+        self.data
+            .settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// A running backup of this project, if any.
+    pub fn running_backup(&self, project: ProjectId) -> Option<&TaskInfo> {
+        self.tasks
+            .iter()
+            .find(|t| t.is_backup && t.project == Some(project))
+    }
+
+    /// Opens the "Back up now" dialog with the default compression.
+    pub fn open_backup_dialog(&mut self, project: ProjectId) {
+        let codec: Codec = self
+            .setting(SettingKey::DefaultCompression)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(Codec::Zstd);
+        let level = self
+            .setting(SettingKey::DefaultLevel)
+            .and_then(|l| l.parse().ok())
+            .filter(|l| codec.level_range().contains(l))
+            .unwrap_or_else(|| codec.default_level());
+        self.backup_dialog = Some(BackupDialog {
+            project,
+            kind: BackupKind::Full,
+            profile: None,
+            codec,
+            level,
+        });
+    }
+
+    /// Applies one event from the engine. `now` is egui time.
+    pub fn apply(&mut self, event: Event, now: f64) {
+        match event {
+            Event::Opened(state) => {
+                self.screen = match state {
+                    VaultState::Uninitialized => Screen::Setup,
+                    VaultState::Locked => Screen::Locked,
+                    VaultState::Unlocked => Screen::Main,
+                };
+            }
+            Event::OpenFailed(msg) => self.screen = Screen::OpenFailed(msg),
+            Event::Unlocked => {
+                self.unlock = UnlockForm::default();
+                self.screen = Screen::Main;
+                self.last_input = now;
+            }
+            Event::UnlockFailed(msg) => {
+                self.unlock.busy = false;
+                self.unlock.password = Zeroizing::new(String::new());
+                self.unlock.error = Some(msg);
+            }
+            Event::Locked => {
+                self.screen = Screen::Locked;
+                self.revealed.clear();
+                self.project_form = None;
+                self.restore_dialog = None;
+                self.data.projects.clear();
+            }
+            Event::Data(snapshot) => {
+                self.data = *snapshot;
+                if let Some(sel) = self.selected_project
+                    && !self.data.projects.iter().any(|p| p.view.id == sel)
+                {
+                    self.selected_project = None;
+                }
+                if self.selected_project.is_none() {
+                    self.selected_project = self.data.projects.first().map(|p| p.view.id);
+                }
+                self.history.rebuild(&self.data.backups);
+                self.dashboard = DashboardModel::build(&self.data, chrono::Utc::now());
+            }
+            Event::ProjectSaved(name) => {
+                self.project_form = None;
+                self.toast(format!("Saved project \"{name}\""), true, now);
+            }
+            Event::ProjectInvalid(errors) => {
+                if let Some(f) = &mut self.project_form {
+                    f.busy = false;
+                    f.tried = true;
+                    f.errors = errors;
+                }
+            }
+            Event::Tested(key, result) => {
+                self.tests.insert(key, TestState::Done(result));
+            }
+            Event::Revealed(project, slot, value) => {
+                let Some(v) = value else { return };
+                // An edit form waiting for its secrets gets them; otherwise
+                // the value backs a reveal toggle.
+                if let Some(f) = &mut self.project_form
+                    && f.id == Some(project)
+                {
+                    let field = match slot {
+                        "db_url" => &mut f.db_url,
+                        "service_key" => &mut f.service_key,
+                        _ => &mut f.anon_key,
+                    };
+                    if field.is_empty() {
+                        *field = v;
+                    }
+                    return;
+                }
+                self.revealed.insert((project, slot), v);
+            }
+            Event::TaskStarted(info) => self.tasks.push(info),
+            Event::TaskFinished { id, ok, message } => {
+                self.tasks.retain(|t| t.id != id);
+                self.toast(message, ok, now);
+            }
+            Event::RestoreNeedsConfirmation {
+                backup,
+                url,
+                dbname,
+                message,
+            } => {
+                self.restore_dialog = Some(RestoreDialog {
+                    backup,
+                    drill: false,
+                    url,
+                    confirm: Some((dbname, message)),
+                    typed: String::new(),
+                });
+            }
+            Event::FolderPicked(key, path) => {
+                self.settings_edit.insert(key, path.display().to_string());
+            }
+            Event::Error(msg) => self.toast(msg, false, now),
+            Event::Info(msg) => self.toast(msg, true, now),
+        }
+    }
+
+    /// Cancels a running task.
+    pub fn cancel(&mut self, id: TaskId) {
+        self.send(Command::Cancel(id));
+    }
+}

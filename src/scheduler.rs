@@ -1,0 +1,5 @@
+//! Schedules: cron lines, due jobs, retention, catch-up.
+
+mod cron;
+
+pub use cron::CronSpec;

@@ -1,0 +1,343 @@
+//! The desktop app driven by egui_kittest (no display, no GPU): the real
+//! engine on a fresh data dir and a real PostgreSQL. Accessibility checks on.
+
+use crate::blocking::{Lock, wait_dump_blocked};
+use crate::cli::{MASTER, Sb};
+use crate::pg::PgCluster;
+use crate::roundtrip::backup;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use std::time::{Duration, Instant};
+use supabackup::app::{Screen, SupabackupApp};
+use supabackup::datadir::{DataDir, DataDirSource};
+use supabackup::domain::BackupStatus;
+
+fn app(sb: &Sb) -> Harness<'static, SupabackupApp> {
+    let dd = DataDir {
+        root: sb.data_dir(),
+        source: DataDirSource::Explicit,
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_eframe(move |cc| SupabackupApp::new(cc, dd))
+}
+
+/// Steps frames (with real time passing for the engine) until `done`.
+fn step_until(
+    h: &mut Harness<'static, SupabackupApp>,
+    what: &str,
+    done: impl Fn(&SupabackupApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    h.step();
+    h.step();
+}
+
+fn type_into(h: &mut Harness<'static, SupabackupApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+fn click(h: &mut Harness<'static, SupabackupApp>, label: &str) {
+    // Let the layout settle (a modal re-centres as its content changes), so
+    // the click lands where the widget is painted.
+    h.step();
+    h.step();
+    h.get_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
+        .click();
+    h.step();
+    h.step();
+}
+
+fn unlock(h: &mut Harness<'static, SupabackupApp>) {
+    step_until(h, "the unlock screen", |a| a.state.screen == Screen::Locked);
+    type_into(h, "Master password", MASTER);
+    click(h, "Unlock");
+    step_until(h, "the main screen", |a| a.state.screen == Screen::Main);
+}
+
+fn toast_contains(a: &SupabackupApp, text: &str) -> bool {
+    a.state.toasts.iter().any(|t| t.text.contains(text))
+}
+
+#[test]
+fn first_run_then_wrong_and_right_password() {
+    let sb = Sb::new();
+    {
+        let mut h = app(&sb);
+        step_until(&mut h, "the setup screen", |a| {
+            a.state.screen == Screen::Setup
+        });
+        h.check_accessibility();
+        type_into(&mut h, "Master password", MASTER);
+        type_into(&mut h, "Type it again", "something else entirely");
+        click(&mut h, "Set password");
+        assert!(h.query_by_label("The two passwords differ.").is_some());
+        h.get_by_label("Type it again").focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        h.get_by_label("Type it again").type_text(MASTER);
+        h.step();
+        click(&mut h, "Set password");
+        step_until(&mut h, "the main screen", |a| {
+            a.state.screen == Screen::Main
+        });
+        assert_eq!(h.state().state.panel, supabackup::app::Panel::Dashboard);
+        assert!(
+            h.query_by_label("Add a project to start backing up.")
+                .is_some()
+        );
+        h.check_accessibility();
+        // Ctrl+L locks.
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+        step_until(&mut h, "locked", |a| a.state.screen == Screen::Locked);
+    }
+    let mut h = app(&sb);
+    step_until(&mut h, "the unlock screen", |a| {
+        a.state.screen == Screen::Locked
+    });
+    type_into(&mut h, "Master password", "not the master password");
+    click(&mut h, "Unlock");
+    step_until(&mut h, "the refusal", |a| a.state.unlock.error.is_some());
+    assert!(h.query_by_label_contains("wrong master password").is_some());
+    assert_eq!(
+        h.state().state.screen,
+        Screen::Locked,
+        "nothing else is reachable"
+    );
+    assert!(
+        h.query_by_label("Projects").is_none(),
+        "nothing else is reachable while locked"
+    );
+    type_into(&mut h, "Master password", MASTER);
+    click(&mut h, "Unlock");
+    step_until(&mut h, "the main screen", |a| {
+        a.state.screen == Screen::Main
+    });
+}
+
+#[test]
+fn adding_a_project_shows_errors_at_the_field_then_saves() {
+    let pg = PgCluster::start();
+    let sb = Sb::new();
+    sb.run(&["vault", "unlock"]).ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.step();
+    h.step();
+    assert!(
+        h.state().state.project_form.is_some(),
+        "Ctrl+N opens the form"
+    );
+    type_into(&mut h, "Name", "Bad/Name");
+    type_into(&mut h, "Database URL", "mysql://nope");
+    click(&mut h, "Save");
+    assert!(
+        h.query_by_label_contains("may contain only letters, digits")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("must start with postgresql://")
+            .is_some()
+    );
+    h.check_accessibility();
+    // Fix both fields.
+    for (label, text) in [
+        ("Name", "Shop"),
+        ("Database URL", pg.url("postgres").as_str()),
+    ] {
+        h.get_by_label(label).focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        h.get_by_label(label).type_text(text);
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("may contain only letters")
+            .is_none(),
+        "errors clear as the user types"
+    );
+    click(&mut h, "Test connection");
+    step_until(&mut h, "the connection test", |a| {
+        matches!(
+            a.state.tests.get(&supabackup::app::bridge::TestKey::Form),
+            Some(supabackup::app::state::TestState::Done(_))
+        )
+    });
+    if let Some(supabackup::app::state::TestState::Done(r)) = h
+        .state()
+        .state
+        .tests
+        .get(&supabackup::app::bridge::TestKey::Form)
+    {
+        let r = r.as_ref().as_ref().expect("the test ran");
+        assert!(r.ok(), "{:?}", r.connect_error);
+    }
+    assert!(h.query_by_label("Ready to back up").is_some());
+    click(&mut h, "Save");
+    step_until(&mut h, "the saved project", |a| {
+        a.state.data.projects.len() == 1
+    });
+    assert!(h.state().state.project_form.is_none());
+    // While the window is open it holds the catalog; closed, the CLI sees the project.
+    let in_use = sb.run(&["project", "list"]).expect_code(1);
+    assert!(
+        in_use
+            .stderr
+            .contains("in use by another supabackup process")
+    );
+    drop(h);
+    let list = sb.run(&["project", "list", "--json"]).ok();
+    assert!(
+        list.stdout.contains("\"name\": \"Shop\""),
+        "{}",
+        list.stdout
+    );
+}
+
+#[test]
+fn a_backup_runs_with_live_progress_and_lands_in_the_history() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 30000) g",
+    );
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "Shop",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Backups");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+    h.step();
+    h.step();
+    h.check_accessibility();
+    click(&mut h, "Start backup");
+    step_until(&mut h, "the backup to start", |a| {
+        !a.state.tasks.is_empty() || !a.state.data.backups.is_empty()
+    });
+    step_until(&mut h, "the backup to complete", |a| {
+        a.state.tasks.is_empty()
+            && a.state
+                .data
+                .backups
+                .first()
+                .is_some_and(|b| b.status == BackupStatus::Completed)
+    });
+    let b = &h.state().state.data.backups[0];
+    assert_eq!(b.rows, 30000);
+    assert!(h.query_by_label("completed").is_some());
+    assert!(toast_contains(h.state(), "completed (30000 rows)"));
+    // Verify from the row.
+    click(&mut h, "Verify");
+    step_until(&mut h, "the verify", |a| toast_contains(a, "is intact"));
+}
+
+#[test]
+fn cancel_stops_a_running_backup() {
+    let pg = PgCluster::start();
+    pg.psql("postgres", "CREATE TABLE public.big (id int PRIMARY KEY); INSERT INTO public.big SELECT generate_series(1, 1000)");
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "Slow",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    let lock = Lock::take(&pg);
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Backups");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+    h.step();
+    click(&mut h, "Start backup");
+    step_until(&mut h, "the running task", |a| !a.state.tasks.is_empty());
+    wait_dump_blocked(&pg);
+    h.step();
+    assert!(h.query_all_by_label("Backup of Slow").count() >= 1);
+    click(&mut h, "Cancel");
+    step_until(&mut h, "the cancelled backup", |a| {
+        a.state.tasks.is_empty()
+            && a.state
+                .data
+                .backups
+                .first()
+                .is_some_and(|b| b.status == BackupStatus::Cancelled)
+    });
+    drop(lock);
+    assert!(h.query_by_label("cancelled").is_some());
+}
+
+#[test]
+fn restoring_over_a_database_asks_for_its_typed_name() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)",
+    );
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "P",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    backup(&sb, "P", &[]);
+    pg.psql("postgres", "INSERT INTO public.t VALUES (3)");
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Backups");
+    click(&mut h, "Restore…");
+    type_into(&mut h, "Target database URL", &pg.url("postgres"));
+    click(&mut h, "Restore");
+    step_until(&mut h, "the confirmation", |a| {
+        a.state
+            .restore_dialog
+            .as_ref()
+            .is_some_and(|d| d.confirm.is_some())
+    });
+    h.check_accessibility();
+    let label = "Type the database name \"postgres\" to replace it";
+    assert!(h.query_by_label(label).is_some());
+    assert!(
+        h.get_by_label("Replace and restore")
+            .accesskit_node()
+            .is_disabled()
+    );
+    type_into(&mut h, label, "postgres");
+    assert!(
+        !h.get_by_label("Replace and restore")
+            .accesskit_node()
+            .is_disabled()
+    );
+    click(&mut h, "Replace and restore");
+    step_until(&mut h, "the restore", |a| {
+        toast_contains(a, "Restored 2 rows")
+    });
+    assert_eq!(pg.psql("postgres", "SELECT count(*) FROM public.t"), "2");
+}
