@@ -107,6 +107,7 @@ impl SupabackupApp {
             s.project_form = None;
             s.backup_dialog = None;
             s.restore_dialog = None;
+            s.job_form = None;
             s.confirm = None;
         }
     }

@@ -5,6 +5,7 @@ mod backups;
 mod output;
 mod password;
 mod project;
+mod schedule;
 mod settings;
 
 pub use args::Cli;
@@ -57,11 +58,25 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
     };
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| EngineError::Failed(format!("cannot start the async runtime: {e}")))?;
-    let engine = open_engine(&Cli {
+    let opened = open_engine(&Cli {
         data_dir: cli.data_dir.clone(),
         password_file: cli.password_file.clone(),
         command: None,
-    })?;
+    });
+    let engine = match opened {
+        // From system cron, another supabackup holding the catalog is normal:
+        // the desktop app or the daemon runs the due schedules itself.
+        Err(EngineError::Store(crate::store::StoreError::InUse(_)))
+            if matches!(command, Command::RunDue(_)) =>
+        {
+            eprintln!(
+                "the catalog is in use by another supabackup (the desktop app or the daemon), \
+                 which runs the due schedules itself; nothing to do"
+            );
+            return Ok(0);
+        }
+        other => other?,
+    };
     let password_file = cli.password_file.as_deref();
     match command {
         Command::Project(cmd) => {
@@ -82,6 +97,36 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             backups::restore(&engine, a, &rt)
         }
         Command::BackupDelete { id, yes } => backups::delete(&engine, &id, yes),
+        Command::BackupPin { id } => backups::pin(&engine, &id, true),
+        Command::BackupUnpin { id } => backups::pin(&engine, &id, false),
+        Command::Schedule(cmd) => {
+            password::unlock(&engine, password_file)?;
+            schedule::run(&engine, cmd)
+        }
+        Command::RunDue(j) => {
+            password::unlock(&engine, password_file)?;
+            schedule::run_due(&engine, j.json, &rt)
+        }
+        Command::Daemon { grace } => {
+            let password = password::current_password(password_file)?;
+            engine.unlock(&password)?;
+            let dd = engine.data_dir().clone();
+            // The daemon opens the catalog only when a schedule is due.
+            drop(engine);
+            schedule::daemon(dd, password, grace, &rt)
+        }
+        Command::ExportSqlite { out } => {
+            let (p, j, b) = engine.export_sqlite(&out)?;
+            println!(
+                "Wrote {} ({p} projects, {j} schedules, {b} backups).",
+                out.display()
+            );
+            Ok(0)
+        }
+        Command::Catalog(cmd) => {
+            password::unlock(&engine, password_file)?;
+            schedule::catalog(&engine, cmd)
+        }
         Command::Info(j) => settings::info(&engine, j.json),
         Command::Vault(VaultCmd::Unlock) => {
             password::unlock(&engine, password_file)?;

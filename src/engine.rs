@@ -1,6 +1,7 @@
 //! The engine: everything the desktop app and the CLI do, on top of the
 //! catalog, the vault and the PostgreSQL tools. Never imports egui.
 
+mod autorun;
 mod backup;
 mod cancel;
 mod child;
@@ -8,12 +9,15 @@ pub mod codec;
 mod drill;
 mod dump;
 mod error;
+mod export;
 mod history;
+mod jobs;
 mod manifest;
 mod platform;
 mod profile;
 mod progress;
 mod projects;
+mod rebuild;
 mod recover;
 mod restore;
 mod session;
@@ -23,14 +27,17 @@ mod sqlstream;
 mod test_connection;
 mod verify;
 
+pub use autorun::{NoHooks, RunHooks, RunReport};
 pub use backup::{BackupRequest, backup_dir, partial_dir};
 pub use cancel::CancelToken;
 pub use drill::{DrillReport, RowMismatch};
 pub use error::EngineError;
 pub use history::BackupFilter;
+pub use jobs::JobInput;
 pub use manifest::Manifest;
 pub use progress::Progress;
 pub use projects::{ProjectPatch, ProjectView};
+pub use rebuild::RebuildReport;
 pub use restore::{RestoreReport, RestoreRequest};
 pub use session::VaultState;
 pub use test_connection::TestReport;
@@ -53,6 +60,13 @@ struct Inner {
     data_dir: DataDir,
     catalog: Catalog,
     vault: RwLock<Option<Arc<Vault>>>,
+    /// Scheduled backups running at once, engine-wide (the concurrency setting).
+    run_slots: Arc<tokio::sync::Semaphore>,
+    /// How many permits `run_slots` was given in all.
+    run_slot_total: std::sync::atomic::AtomicUsize,
+    /// One lock per project: at most one backup of a project at a time.
+    project_locks:
+        std::sync::Mutex<std::collections::HashMap<ProjectId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -68,11 +82,19 @@ impl Engine {
             .ensure()
             .map_err(|e| EngineError::io("cannot create the data dir", &data_dir.root, e))?;
         let catalog = Catalog::open(&data_dir.catalog_path())?;
+        let slots = catalog
+            .setting(crate::domain::SettingKey::Concurrency.as_str())?
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(2)
+            .max(1);
         let engine = Self {
             inner: Arc::new(Inner {
                 data_dir,
                 catalog,
                 vault: RwLock::new(None),
+                run_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+                run_slot_total: std::sync::atomic::AtomicUsize::new(slots),
+                project_locks: Default::default(),
             }),
         };
         engine.recover_interrupted()?;
@@ -97,6 +119,30 @@ impl Engine {
             .read()
             .map_err(|_| EngineError::Failed("vault lock poisoned".into()))?;
         guard.clone().ok_or(EngineError::Locked)
+    }
+
+    /// Makes `n` scheduled backups able to run at once (a running one is not
+    /// interrupted when the limit drops).
+    pub(crate) fn resize_run_slots(&self, n: usize) {
+        let n = n.max(1);
+        let old = self
+            .inner
+            .run_slot_total
+            .swap(n, std::sync::atomic::Ordering::SeqCst);
+        if n > old {
+            self.inner.run_slots.add_permits(n - old);
+        } else {
+            self.inner.run_slots.forget_permits(old - n);
+        }
+    }
+
+    /// The lock that serialises backups of one project.
+    pub(crate) fn project_lock(&self, id: ProjectId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.inner.project_locks.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(id).or_default().clone()
     }
 
     /// Records an activity entry in the catalog and the text log.

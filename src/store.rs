@@ -4,6 +4,7 @@
 mod catalog;
 mod error;
 mod records;
+pub mod sqlite_export;
 mod tables;
 
 pub use catalog::{Catalog, SCHEMA_VERSION};

@@ -5,16 +5,19 @@
 
 use crate::datadir::DataDir;
 use crate::domain::{
-    Activity, Backup, BackupId, BackupJob, BackupKind, Compression, ConnInfo, Profile, ProjectId,
-    ProjectInput, SettingKey, ValidationErrors,
+    Activity, Backup, BackupId, BackupJob, BackupKind, Compression, ConnInfo, JobId, Profile,
+    ProjectId, ProjectInput, SettingKey, ValidationErrors,
 };
 use crate::engine::{
-    BackupRequest, CancelToken, Engine, EngineError, Progress, ProjectPatch, ProjectView,
-    RestoreRequest, TestReport, VaultState,
+    BackupRequest, CancelToken, Engine, EngineError, JobInput, Progress, ProjectPatch, ProjectView,
+    RestoreRequest, RunHooks, RunReport, TestReport, VaultState,
 };
+use crate::scheduler::next_wake;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// Identifies a background task (backup, verify, restore, drill).
@@ -95,6 +98,21 @@ pub enum Command {
     PickFolder(SettingKey),
     /// Show a folder in the OS file manager.
     OpenFolder(PathBuf),
+    /// Add (`id: None`) or edit a schedule.
+    SaveJob {
+        /// The schedule being edited, if any.
+        id: Option<JobId>,
+        /// The form's fields.
+        input: JobInput,
+    },
+    /// Enable or disable a schedule.
+    SetJobEnabled(JobId, bool),
+    /// Remove a schedule.
+    RemoveJob(JobId),
+    /// Run a schedule now (its next slot stays).
+    RunJobNow(JobId),
+    /// Ask where to write the SQLite export, then write it.
+    ExportSqlite,
 }
 
 /// A project row: the masked view plus its history in numbers.
@@ -193,6 +211,10 @@ pub enum Event {
     },
     /// A folder was picked for a setting.
     FolderPicked(SettingKey, PathBuf),
+    /// A schedule was saved.
+    JobSaved(String),
+    /// The schedule form has errors at these fields.
+    JobInvalid(ValidationErrors),
     /// Something failed.
     Error(String),
     /// Something worth a toast.
@@ -269,6 +291,149 @@ fn err(e: impl std::fmt::Display) -> Event {
     Event::Error(e.to_string())
 }
 
+/// Running tasks' cancel switches, shared by commands and the scheduler.
+#[derive(Clone, Default)]
+struct Tasks(Arc<Mutex<Vec<(TaskId, CancelToken)>>>);
+
+static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
+
+impl Tasks {
+    fn add(&self, cancel: CancelToken) -> TaskId {
+        let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut t) = self.0.lock() {
+            t.retain(|(_, c)| !c.is_cancelled());
+            t.push((id, cancel));
+        }
+        id
+    }
+
+    fn cancel(&self, id: TaskId) {
+        if let Ok(t) = self.0.lock()
+            && let Some((_, c)) = t.iter().find(|(t, _)| *t == id)
+        {
+            c.cancel();
+        }
+    }
+
+    fn cancel_all(&self) {
+        if let Ok(t) = self.0.lock() {
+            for (_, c) in t.iter() {
+                c.cancel();
+            }
+        }
+    }
+}
+
+/// The app's view of scheduled runs: progress bars, toasts, a desktop
+/// notification when one fails.
+struct AppHooks {
+    out: Outbox,
+    tasks: Tasks,
+    current: Mutex<HashMap<JobId, TaskId>>,
+    engine: Engine,
+}
+
+impl RunHooks for AppHooks {
+    fn started(&self, job: &BackupJob, progress: Arc<Progress>, cancel: CancelToken) {
+        let id = self.tasks.add(cancel.clone());
+        let previous = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|mut m| m.insert(job.id, id));
+        if let Some(prev) = previous {
+            self.out.send(Event::TaskFinished {
+                id: prev,
+                ok: false,
+                message: format!("Scheduled backup \"{}\" failed; retrying", job.name),
+            });
+        }
+        self.out.send(Event::TaskStarted(TaskInfo {
+            id,
+            label: format!("Scheduled: {}", job.name),
+            project: Some(job.project_id),
+            is_backup: true,
+            progress,
+            cancel,
+        }));
+    }
+
+    fn finished(&self, r: &RunReport) {
+        let id = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&r.job_id));
+        let message = if r.ok {
+            format!("Scheduled backup \"{}\" of {} completed", r.job, r.project)
+        } else {
+            format!(
+                "Scheduled backup \"{}\" of {} failed: {}",
+                r.job, r.project, r.message
+            )
+        };
+        if !r.ok {
+            desktop_notification("supabackup: a scheduled backup failed", &message);
+        }
+        match id {
+            Some(id) => self.out.send(Event::TaskFinished {
+                id,
+                ok: r.ok,
+                message,
+            }),
+            None => self.out.send(if r.ok {
+                Event::Info(message)
+            } else {
+                Event::Error(message)
+            }),
+        }
+        refresh(&self.engine, &self.out);
+    }
+}
+
+/// Shows an OS notification; best effort (no notification daemon, no harm).
+fn desktop_notification(summary: &str, body: &str) {
+    let (summary, body) = (summary.to_string(), body.to_string());
+    std::thread::spawn(move || {
+        let _ = notify_rust::Notification::new()
+            .summary(&summary)
+            .body(&body)
+            .appname("supabackup")
+            .show();
+    });
+}
+
+/// Runs due schedules while the app is open: wakes for the next due job (at
+/// least every 30 s, to notice new schedules and clock jumps), claims what
+/// is due and runs it in the background so later jobs are not held up.
+async fn scheduler_loop(engine: Engine, hooks: Arc<AppHooks>, stop: CancelToken) {
+    while !stop.is_cancelled() {
+        match engine.claim_due(chrono::Utc::now()) {
+            Ok(jobs) if !jobs.is_empty() => {
+                let (e, h, c) = (engine.clone(), hooks.clone(), stop.clone());
+                tokio::spawn(async move {
+                    e.run_claimed(jobs, &c, h).await;
+                });
+            }
+            Ok(_) => {}
+            Err(e) => hooks.out.send(Event::Error(format!(
+                "the scheduler could not read the schedules: {e}"
+            ))),
+        }
+        let jobs = engine.catalog().jobs().unwrap_or_default();
+        let now = chrono::Utc::now();
+        let wake = next_wake(&jobs, now, chrono::Duration::seconds(30));
+        let sleep = (wake - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(std::time::Duration::from_millis(200));
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+}
+
 async fn run(data_dir: DataDir, mut rx: tokio::sync::mpsc::Receiver<Command>, out: Outbox) {
     let dd = data_dir.clone();
     let opened = tokio::task::spawn_blocking(move || Engine::open(dd)).await;
@@ -281,14 +446,54 @@ async fn run(data_dir: DataDir, mut rx: tokio::sync::mpsc::Receiver<Command>, ou
         Ok(state) => out.send(Event::Opened(state)),
         Err(e) => return out.send(Event::OpenFailed(e.to_string())),
     }
-    let mut next_task: TaskId = 1;
-    let mut tasks: Vec<(TaskId, CancelToken)> = Vec::new();
+    let tasks = Tasks::default();
+    let stop = CancelToken::new();
+    let hooks = Arc::new(AppHooks {
+        out: out.clone(),
+        tasks: tasks.clone(),
+        current: Mutex::new(HashMap::new()),
+        engine: engine.clone(),
+    });
+    let mut ctx = Ctx {
+        engine: engine.clone(),
+        out: out.clone(),
+        tasks: tasks.clone(),
+        hooks: hooks.clone(),
+        ui_locked: true,
+        scheduler: None,
+        stop: stop.clone(),
+    };
     while let Some(cmd) = rx.recv().await {
-        tasks.retain(|(_, c)| !c.is_cancelled());
-        handle(&engine, cmd, &out, &mut next_task, &mut tasks).await;
+        handle(&mut ctx, cmd).await;
     }
-    for (_, c) in tasks {
-        c.cancel();
+    stop.cancel();
+    tasks.cancel_all();
+}
+
+/// What the command handler works with.
+struct Ctx {
+    engine: Engine,
+    out: Outbox,
+    tasks: Tasks,
+    hooks: Arc<AppHooks>,
+    /// The window is locked: only unlocking is accepted.
+    ui_locked: bool,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
+    stop: CancelToken,
+}
+
+impl Ctx {
+    fn unlocked(&mut self) {
+        self.ui_locked = false;
+        if self.scheduler.is_none() {
+            self.scheduler = Some(tokio::spawn(scheduler_loop(
+                self.engine.clone(),
+                self.hooks.clone(),
+                self.stop.clone(),
+            )));
+        }
+        self.out.send(Event::Unlocked);
+        refresh(&self.engine, &self.out);
     }
 }
 
@@ -323,9 +528,7 @@ fn refresh(engine: &Engine, out: &Outbox) {
 }
 
 fn spawn_task<F>(
-    out: &Outbox,
-    next: &mut TaskId,
-    tasks: &mut Vec<(TaskId, CancelToken)>,
+    ctx: &Ctx,
     label: String,
     project: Option<ProjectId>,
     is_backup: bool,
@@ -333,12 +536,10 @@ fn spawn_task<F>(
 ) where
     F: std::future::Future<Output = (bool, String)> + Send + 'static,
 {
-    let id = *next;
-    *next += 1;
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
-    tasks.push((id, cancel.clone()));
-    out.send(Event::TaskStarted(TaskInfo {
+    let id = ctx.tasks.add(cancel.clone());
+    ctx.out.send(Event::TaskStarted(TaskInfo {
         id,
         label,
         project,
@@ -347,42 +548,39 @@ fn spawn_task<F>(
         cancel: cancel.clone(),
     }));
     let fut = work(progress, cancel);
-    let out = out.clone();
+    let out = ctx.out.clone();
     tokio::spawn(async move {
         let (ok, message) = fut.await;
         out.send(Event::TaskFinished { id, ok, message });
     });
 }
 
-async fn handle(
-    engine: &Engine,
-    cmd: Command,
-    out: &Outbox,
-    next: &mut TaskId,
-    tasks: &mut Vec<(TaskId, CancelToken)>,
-) {
+async fn handle(ctx: &mut Ctx, cmd: Command) {
+    let engine = &ctx.engine.clone();
+    let out = &ctx.out.clone();
+    if ctx.ui_locked && !matches!(cmd, Command::InitVault(_) | Command::Unlock(_)) {
+        return;
+    }
     match cmd {
         Command::InitVault(pw) => match engine.init_vault(&pw) {
-            Ok(()) => {
-                out.send(Event::Unlocked);
-                refresh(engine, out);
-            }
+            Ok(()) => ctx.unlocked(),
             Err(e) => out.send(Event::UnlockFailed(e.to_string())),
         },
         Command::Unlock(pw) => {
+            // Checks the password even when the engine still holds the key
+            // (the window was locked, schedules kept running).
             let e2 = engine.clone();
             let r = tokio::task::spawn_blocking(move || e2.unlock(&pw)).await;
             match r {
-                Ok(Ok(())) => {
-                    out.send(Event::Unlocked);
-                    refresh(engine, out);
-                }
+                Ok(Ok(())) => ctx.unlocked(),
                 Ok(Err(e)) => out.send(Event::UnlockFailed(e.to_string())),
                 Err(e) => out.send(Event::UnlockFailed(e.to_string())),
             }
         }
         Command::Lock => {
-            engine.lock();
+            // The window locks; the engine keeps its key so scheduled
+            // backups go on while nobody is at the desk.
+            ctx.ui_locked = true;
             out.send(Event::Locked);
         }
         Command::Refresh => refresh(engine, out),
@@ -483,9 +681,7 @@ async fn handle(
             let e = engine.clone();
             let o = out.clone();
             spawn_task(
-                out,
-                next,
-                tasks,
+                ctx,
                 format!("Backup of {name}"),
                 Some(project),
                 true,
@@ -521,9 +717,7 @@ async fn handle(
         Command::Verify(id) => {
             let e = engine.clone();
             spawn_task(
-                out,
-                next,
-                tasks,
+                ctx,
                 format!("Verify {}", id.short()),
                 None,
                 false,
@@ -547,9 +741,7 @@ async fn handle(
             let e = engine.clone();
             let o = out.clone();
             spawn_task(
-                out,
-                next,
-                tasks,
+                ctx,
                 format!("Restore drill {}", backup.short()),
                 None,
                 false,
@@ -595,9 +787,7 @@ async fn handle(
             let e = engine.clone();
             let o = out.clone();
             spawn_task(
-                out,
-                next,
-                tasks,
+                ctx,
                 format!("Restore {}", backup.short()),
                 None,
                 false,
@@ -625,11 +815,7 @@ async fn handle(
                 },
             );
         }
-        Command::Cancel(id) => {
-            if let Some((_, c)) = tasks.iter().find(|(t, _)| *t == id) {
-                c.cancel();
-            }
-        }
+        Command::Cancel(id) => ctx.tasks.cancel(id),
         Command::DeleteBackup(id) => match engine.delete_backup(&id.to_string()) {
             Ok(b) => {
                 out.send(Event::Info(format!("Deleted backup {}", b.id.short())));
@@ -687,6 +873,72 @@ async fn handle(
                     path.display()
                 )));
             }
+        }
+        Command::SaveJob { id, input } => {
+            let r = match id {
+                None => engine.add_job(&input),
+                Some(id) => engine.edit_job(&id.to_string(), &input),
+            };
+            match r {
+                Ok(j) => {
+                    out.send(Event::JobSaved(j.name));
+                    refresh(engine, out);
+                }
+                Err(EngineError::Invalid(errors)) => out.send(Event::JobInvalid(errors)),
+                Err(e) => out.send(err(e)),
+            }
+        }
+        Command::SetJobEnabled(id, enabled) => {
+            match engine.set_job_enabled(&id.to_string(), enabled) {
+                Ok(_) => refresh(engine, out),
+                Err(e) => out.send(err(e)),
+            }
+        }
+        Command::RemoveJob(id) => match engine.remove_job(&id.to_string()) {
+            Ok(j) => {
+                out.send(Event::Info(format!(
+                    "Removed schedule \"{}\"; its backups are kept",
+                    j.name
+                )));
+                refresh(engine, out);
+            }
+            Err(e) => out.send(err(e)),
+        },
+        Command::RunJobNow(id) => match engine.catalog().job(id) {
+            Ok(Some(job)) => {
+                let (e, hooks, stop) = (engine.clone(), ctx.hooks.clone(), ctx.stop.clone());
+                tokio::spawn(async move {
+                    let report = e.run_job(job, &stop, hooks.as_ref()).await;
+                    hooks.finished(&report);
+                });
+            }
+            Ok(None) => {}
+            Err(e) => out.send(err(e)),
+        },
+        Command::ExportSqlite => {
+            let (e, out) = (engine.clone(), out.clone());
+            tokio::spawn(async move {
+                let Some(file) = rfd::AsyncFileDialog::new()
+                    .set_title("Export the catalog to SQLite")
+                    .set_file_name("supabackup-catalog.db")
+                    .save_file()
+                    .await
+                else {
+                    return;
+                };
+                let path = file.path().to_path_buf();
+                let r =
+                    tokio::task::spawn_blocking(move || e.export_sqlite(&path).map(|c| (c, path)))
+                        .await;
+                match r {
+                    Ok(Ok(((p, j, b), path))) => out.send(Event::Info(format!(
+                        "Exported {p} projects, {j} schedules and {b} backups to {}",
+                        path.display()
+                    ))),
+                    Ok(Err(e)) => out.send(err(e)),
+                    Err(e) => out.send(err(e)),
+                }
+            });
         }
     }
 }

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 /// Draws whichever dialog is open.
 pub fn dialogs_ui(ctx: &Context, state: &mut UiState) {
     project_form_ui(ctx, state);
+    crate::app::schedules_ui::job_form_ui(ctx, state);
     backup_dialog_ui(ctx, state);
     restore_dialog_ui(ctx, state);
     confirm_ui(ctx, state);
@@ -307,6 +308,11 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
             ),
             "Remove",
         ),
+        Confirm::RemoveJob(_, name) => (
+            "Remove schedule?",
+            format!("The schedule \"{name}\" will be removed. The backups it made stay."),
+            "Remove",
+        ),
     };
     let modal = Modal::new(Id::unique("confirm")).show(ctx, |ui| {
         ui.set_width(420.0);
@@ -326,6 +332,7 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
         state.send(match c {
             Confirm::DeleteBackup(id, _) => Command::DeleteBackup(id),
             Confirm::RemoveProject(id, _) => Command::RemoveProject(id),
+            Confirm::RemoveJob(id, _) => Command::RemoveJob(id),
         });
         close = true;
     }

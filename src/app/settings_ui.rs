@@ -66,6 +66,15 @@ pub fn settings_ui(ui: &mut Ui, state: &mut UiState) {
                 ui.end_row();
             }
         });
+    ui.add_space(10.0);
+    ui.horizontal(|ui| {
+        if ui.button("Export catalog to SQLite…").clicked() {
+            commands.push(Command::ExportSqlite);
+        }
+        ui.label(
+            RichText::new("tables projects, backups, backup_jobs; secrets stay sealed").weak(),
+        );
+    });
     for c in commands {
         state.send(c);
     }

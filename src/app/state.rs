@@ -4,10 +4,10 @@
 use crate::app::bridge::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
 use crate::app::dashboard::DashboardModel;
 use crate::domain::{
-    Backup, BackupId, BackupKind, BackupStatus, Codec, Environment, Profile, ProjectId,
-    ProjectInput, SettingKey, ValidationErrors,
+    Backup, BackupId, BackupJob, BackupKind, BackupStatus, Codec, Environment, JobId, Profile,
+    ProjectId, ProjectInput, SettingKey, ValidationError, ValidationErrors,
 };
-use crate::engine::{TestReport, VaultState};
+use crate::engine::{JobInput, TestReport, VaultState};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -155,6 +155,116 @@ impl Default for ProjectForm {
     }
 }
 
+/// The add/edit schedule form.
+pub struct JobForm {
+    /// `None` when adding.
+    pub id: Option<JobId>,
+    /// Name.
+    pub name: String,
+    /// Project.
+    pub project: Option<ProjectId>,
+    /// Cron line.
+    pub cron: String,
+    /// Kind.
+    pub kind: BackupKind,
+    /// Keep the newest N (empty: no limit).
+    pub keep_last: String,
+    /// Keep N days (empty: no limit).
+    pub keep_days: String,
+    /// Retries after a failure.
+    pub retries: String,
+    /// Timeout in seconds (empty: none).
+    pub timeout: String,
+    /// Webhook URL.
+    pub webhook: String,
+    /// Enabled.
+    pub enabled: bool,
+    /// Errors per field.
+    pub errors: ValidationErrors,
+}
+
+impl JobForm {
+    /// An empty form for `project`.
+    pub fn new(project: Option<ProjectId>) -> Self {
+        Self {
+            id: None,
+            name: String::new(),
+            project,
+            cron: "0 3 * * *".into(),
+            kind: BackupKind::Full,
+            keep_last: "7".into(),
+            keep_days: String::new(),
+            retries: "2".into(),
+            timeout: String::new(),
+            webhook: String::new(),
+            enabled: true,
+            errors: ValidationErrors::default(),
+        }
+    }
+
+    /// A form showing `job`.
+    pub fn edit(job: &BackupJob) -> Self {
+        let opt = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_default();
+        Self {
+            id: Some(job.id),
+            name: job.name.clone(),
+            project: Some(job.project_id),
+            cron: job.cron.clone(),
+            kind: job.kind,
+            keep_last: opt(job.retention.keep_last),
+            keep_days: opt(job.retention.keep_days),
+            retries: job.retries.to_string(),
+            timeout: job.timeout_secs.map(|t| t.to_string()).unwrap_or_default(),
+            webhook: job.webhook_url.clone().unwrap_or_default(),
+            enabled: job.enabled,
+            errors: ValidationErrors::default(),
+        }
+    }
+
+    /// The form as engine input, or the fields that are not numbers.
+    pub fn input(&self) -> Result<JobInput, ValidationErrors> {
+        let mut errors = Vec::new();
+        let mut num = |field: &'static str, text: &str| -> Option<u64> {
+            let t = text.trim();
+            if t.is_empty() {
+                return None;
+            }
+            t.parse::<u64>()
+                .map_err(|_| {
+                    errors.push(ValidationError::new(
+                        field,
+                        "must be a whole number (or empty)",
+                    ))
+                })
+                .ok()
+        };
+        let keep_last = num("keep_last", &self.keep_last).map(|v| v as u32);
+        let keep_days = num("keep_days", &self.keep_days).map(|v| v as u32);
+        let retries = num("retries", &self.retries).unwrap_or(0) as u32;
+        let timeout_secs = num("timeout", &self.timeout);
+        if self.project.is_none() {
+            errors.push(ValidationError::new("project", "choose a project"));
+        }
+        if !errors.is_empty() {
+            return Err(ValidationErrors(errors));
+        }
+        Ok(JobInput {
+            name: self.name.clone(),
+            project: self.project.map(|p| p.to_string()).unwrap_or_default(),
+            cron: self.cron.clone(),
+            kind: self.kind,
+            profile: None,
+            compression: None,
+            keep_last,
+            keep_days,
+            timeout_secs,
+            retries,
+            webhook_url: Some(self.webhook.clone()).filter(|w| !w.trim().is_empty()),
+            enabled: self.enabled,
+        })
+    }
+}
+
 /// "Back up now" options.
 #[derive(Debug, Clone)]
 pub struct BackupDialog {
@@ -191,6 +301,8 @@ pub enum Confirm {
     DeleteBackup(BackupId, String),
     /// Remove a project.
     RemoveProject(ProjectId, String),
+    /// Remove a schedule.
+    RemoveJob(JobId, String),
 }
 
 /// How the history is sorted.
@@ -298,6 +410,8 @@ pub struct UiState {
     pub backup_dialog: Option<BackupDialog>,
     /// Restore / drill dialog.
     pub restore_dialog: Option<RestoreDialog>,
+    /// The schedule editor.
+    pub job_form: Option<JobForm>,
     /// A pending confirmation.
     pub confirm: Option<Confirm>,
     /// The history table.
@@ -328,6 +442,7 @@ impl Default for UiState {
             toasts: Vec::new(),
             backup_dialog: None,
             restore_dialog: None,
+            job_form: None,
             confirm: None,
             history: HistoryView::default(),
             revealed: HashMap::new(),
@@ -485,6 +600,15 @@ impl UiState {
                     confirm: Some((dbname, message)),
                     typed: String::new(),
                 });
+            }
+            Event::JobSaved(name) => {
+                self.job_form = None;
+                self.toast(format!("Saved schedule \"{name}\""), true, now);
+            }
+            Event::JobInvalid(errors) => {
+                if let Some(f) = &mut self.job_form {
+                    f.errors = errors;
+                }
             }
             Event::FolderPicked(key, path) => {
                 self.settings_edit.insert(key, path.display().to_string());

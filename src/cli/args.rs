@@ -47,6 +47,37 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Restore a backup (by id, or a backup folder's path) into a database.
     Restore(RestoreArgs),
+    /// Pin a backup: retention never removes it.
+    BackupPin {
+        /// Backup id.
+        id: String,
+    },
+    /// Unpin a backup.
+    BackupUnpin {
+        /// Backup id.
+        id: String,
+    },
+    /// Scheduled backups.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Run the schedules that are due now, then exit (for system cron or a
+    /// systemd timer).
+    RunDue(JsonFlag),
+    /// Run the scheduler until SIGTERM or Ctrl-C. A running backup may finish
+    /// within the grace period; after it, it is cancelled cleanly.
+    Daemon {
+        /// Seconds a running backup may take to finish after SIGTERM.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        grace: u64,
+    },
+    /// Write the catalog to a SQLite file (projects, backups, backup_jobs).
+    ExportSqlite {
+        /// The file to write (replaced atomically).
+        out: std::path::PathBuf,
+    },
+    /// Catalog maintenance.
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
     /// Delete a backup's files and record.
     BackupDelete {
         /// Backup id (full or the first 8 characters).
@@ -263,4 +294,104 @@ pub enum VaultCmd {
     },
     /// Set the master password (first use) or check that it unlocks.
     Unlock,
+}
+
+/// `supabackup catalog ...`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCmd {
+    /// Recreate backup records from the manifests under the backup root
+    /// (after losing the catalog, or copying backups from another machine).
+    Rebuild(JsonFlag),
+}
+
+/// Schedule settings shared by `schedule add` and `schedule edit`.
+#[derive(Debug, Args)]
+pub struct ScheduleFields {
+    /// Cron line: 5 fields ("0 3 * * *") or @hourly, @daily, @weekly, @monthly.
+    #[arg(long, value_name = "CRON")]
+    pub cron: String,
+    /// full, schema or data.
+    #[arg(long, default_value = "full", value_name = "K")]
+    pub kind: String,
+    /// supabase or postgres; default: chosen from the database.
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// zstd, xz or none; default from settings.
+    #[arg(long, value_name = "C")]
+    pub compression: Option<String>,
+    /// Compression level.
+    #[arg(long, value_name = "N")]
+    pub level: Option<u32>,
+    /// Keep the newest N backups of this schedule.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep this schedule's backups younger than N days.
+    #[arg(long, value_name = "D")]
+    pub keep_days: Option<u32>,
+    /// Cancel a run that takes longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Attempts after a failure (with back-off: 30 s, 2 min, 8 min...).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub retries: u32,
+    /// POST a small JSON here when a run fails.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Create it disabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+/// `supabackup schedule ...`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// Add a schedule; prints when it runs, in words, and its next runs.
+    Add {
+        /// A name for it (letters, digits, spaces, '-', '_').
+        name: String,
+        /// Project name or id.
+        #[arg(long, value_name = "P")]
+        project: String,
+        #[command(flatten)]
+        fields: ScheduleFields,
+    },
+    /// Replace a schedule's settings.
+    Edit {
+        /// Its name.
+        name: String,
+        /// Project name or id.
+        #[arg(long, value_name = "P")]
+        project: String,
+        #[command(flatten)]
+        fields: ScheduleFields,
+    },
+    /// List schedules.
+    List(JsonFlag),
+    /// One schedule and its next five runs.
+    Show {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Enable a schedule (its next run is the next slot from now).
+    Enable {
+        /// Its name.
+        name: String,
+    },
+    /// Disable a schedule.
+    Disable {
+        /// Its name.
+        name: String,
+    },
+    /// Remove a schedule (its backups stay).
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Explain a cron line: plain words and the next five runs.
+    Explain {
+        /// The cron line.
+        cron: String,
+    },
 }

@@ -444,3 +444,20 @@ pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> 
     println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
     Ok(0)
 }
+
+/// `supabackup backup-pin` / `backup-unpin`.
+pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> {
+    let mut b = engine.catalog().find_backup(id)?;
+    b.pinned = pinned;
+    engine.catalog().put_backup(&b)?;
+    println!(
+        "Backup {} {}.",
+        b.id.short(),
+        if pinned {
+            "pinned: retention keeps it"
+        } else {
+            "unpinned"
+        }
+    );
+    Ok(0)
+}

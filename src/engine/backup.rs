@@ -72,6 +72,12 @@ impl Engine {
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<Backup, EngineError> {
+        // At most one backup of a project at a time: a second one waits.
+        let lock = self.project_lock(req.project);
+        let _running = tokio::select! {
+            guard = lock.lock() => guard,
+            _ = cancel.cancelled() => return Err(EngineError::Cancelled),
+        };
         let project = self.catalog().project(req.project)?.ok_or_else(|| {
             EngineError::Failed(format!("project {} no longer exists", req.project))
         })?;

@@ -216,7 +216,11 @@ impl Engine {
             name: project.name.clone(),
             description: project.description.clone(),
             environment: project.environment.to_string(),
-            db_url: self.project_conninfo(project)?.masked(),
+            db_url: match self.project_secret(project, "db_url")? {
+                // A placeholder from `catalog rebuild` has none yet.
+                Some(url) if url.trim().is_empty() => "(not set: edit the project)".to_string(),
+                _ => self.project_conninfo(project)?.masked(),
+            },
             service_key: masked("service_key")?,
             anon_key: masked("anon_key")?,
             is_active: project.is_active,

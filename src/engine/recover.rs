@@ -40,6 +40,21 @@ impl Engine {
                 ),
             );
         }
+        let mut jobs = Vec::new();
+        for mut j in self.catalog().jobs()? {
+            if j.last_run_status == Some(crate::domain::RunStatus::Running) {
+                j.last_run_status = Some(crate::domain::RunStatus::Failed);
+                jobs.push(j);
+            }
+        }
+        for j in &jobs {
+            self.catalog().put_job(j)?;
+            self.log(
+                Level::Warning,
+                Some(j.project_id),
+                format!("schedule \"{}\" was interrupted while it ran", j.name),
+            );
+        }
         Ok(fixed.len())
     }
 }

@@ -38,6 +38,9 @@ impl Engine {
             }
         }
         self.catalog().set_setting(key.as_str(), Some(&value))?;
+        if key == SettingKey::Concurrency {
+            self.resize_run_slots(value.parse().unwrap_or(2));
+        }
         self.log(Level::Info, None, format!("setting {key} = {value}"));
         Ok(value)
     }

@@ -12,5 +12,6 @@ mod failures;
 mod fixture;
 mod projects;
 mod roundtrip;
+mod schedules;
 mod tool_versions;
 mod ui;

@@ -341,3 +341,74 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
     });
     assert_eq!(pg.psql("postgres", "SELECT count(*) FROM public.t"), "2");
 }
+
+#[test]
+fn a_schedule_is_added_in_the_window_previewed_in_words_and_run() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT generate_series(1, 100) AS id",
+    );
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "Shop",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Schedules");
+    click(&mut h, "Add schedule");
+    type_into(&mut h, "Schedule name", "nightly");
+    h.get_by_label("Cron line").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Cron line").type_text("0 25 * * *");
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label_contains("hour field \"25\" is not valid")
+            .is_some()
+    );
+    h.get_by_label("Cron line").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Cron line").type_text("30 2 * * MON-FRI");
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("At 02:30 on Monday through Friday")
+            .is_some()
+    );
+    h.check_accessibility();
+    click(&mut h, "Save schedule");
+    step_until(&mut h, "the saved schedule", |a| {
+        a.state.data.jobs.len() == 1 && a.state.job_form.is_none()
+    });
+    let job = h.state().state.data.jobs[0].clone();
+    assert!(job.next_run_at.is_some());
+    assert_eq!(job.retention.keep_last, Some(7));
+    click(&mut h, "Run nightly now");
+    step_until(&mut h, "the scheduled run", |a| {
+        a.state
+            .data
+            .backups
+            .iter()
+            .any(|b| b.job_id == Some(job.id) && b.status == BackupStatus::Completed)
+            && a.state.tasks.is_empty()
+    });
+    assert!(toast_contains(
+        h.state(),
+        "Scheduled backup \"nightly\" of Shop completed"
+    ));
+    assert_eq!(
+        h.state().state.data.jobs[0].last_run_status,
+        Some(supabackup::domain::RunStatus::Succeeded)
+    );
+}

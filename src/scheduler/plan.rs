@@ -1,0 +1,274 @@
+//! The scheduler's decisions, as pure functions of the jobs, the backups and
+//! the time: which jobs are due, when they run next, what retention removes,
+//! how long to wait before a retry. The engine carries them out.
+
+use crate::domain::{Backup, BackupId, BackupJob, BackupStatus, ProjectId};
+use crate::scheduler::CronSpec;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::HashSet;
+
+/// Where "now" comes from: the system clock, or a test's.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The next run of `job` strictly after `after`, on `tz`'s wall clock.
+pub fn next_run<Tz: TimeZone>(
+    job: &BackupJob,
+    after: DateTime<Utc>,
+    tz: &Tz,
+) -> Option<DateTime<Utc>> {
+    CronSpec::parse(&job.cron).ok()?.next_after(after, tz)
+}
+
+/// Jobs due at `now`: enabled, of an active project, `next_run_at` reached.
+/// A job whose runs were missed (the app was closed, the machine slept) is
+/// due once, whatever how many slots it missed.
+pub fn due_jobs<'a>(
+    jobs: &'a [BackupJob],
+    active_projects: &HashSet<ProjectId>,
+    now: DateTime<Utc>,
+) -> Vec<&'a BackupJob> {
+    let mut due: Vec<&BackupJob> = jobs
+        .iter()
+        .filter(|j| j.enabled && active_projects.contains(&j.project_id))
+        .filter(|j| j.next_run_at.is_some_and(|t| t <= now))
+        .collect();
+    due.sort_by_key(|j| j.next_run_at);
+    due
+}
+
+/// When the scheduler should wake next: the earliest `next_run_at` of an
+/// enabled job, but at least every `max_sleep` (to notice clock jumps after a
+/// suspend, and jobs added by another process).
+pub fn next_wake(jobs: &[BackupJob], now: DateTime<Utc>, max_sleep: Duration) -> DateTime<Utc> {
+    jobs.iter()
+        .filter(|j| j.enabled)
+        .filter_map(|j| j.next_run_at)
+        .min()
+        .map(|t| t.max(now))
+        .unwrap_or(now + max_sleep)
+        .min(now + max_sleep)
+}
+
+/// Delay before retry `attempt` (1-based): 30 s, 2 min, 8 min... at most 1 h.
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    let secs = 30u64.saturating_mul(4u64.saturating_pow(attempt.saturating_sub(1)));
+    std::time::Duration::from_secs(secs.min(3600))
+}
+
+/// The backups the job's retention removes: its own completed backups that
+/// neither "keep last N" nor "keep N days" keeps. Never a pinned backup,
+/// never the project's newest completed backup, never another job's.
+pub fn retention_victims(job: &BackupJob, backups: &[Backup], now: DateTime<Utc>) -> Vec<BackupId> {
+    let policy = job.retention;
+    if policy.keep_last.is_none() && policy.keep_days.is_none() {
+        return Vec::new();
+    }
+    let newest_of_project = backups
+        .iter()
+        .filter(|b| b.project_id == job.project_id && b.status == BackupStatus::Completed)
+        .max_by_key(|b| b.started_at)
+        .map(|b| b.id);
+    let mut own: Vec<&Backup> = backups
+        .iter()
+        .filter(|b| b.job_id == Some(job.id) && b.status == BackupStatus::Completed)
+        .collect();
+    own.sort_by_key(|b| std::cmp::Reverse(b.started_at));
+    own.iter()
+        .enumerate()
+        .filter(|(i, b)| {
+            let kept_by_count = policy.keep_last.is_some_and(|n| *i < n as usize);
+            let kept_by_age = policy
+                .keep_days
+                .is_some_and(|d| now - b.started_at < Duration::days(d as i64));
+            !(kept_by_count || kept_by_age)
+        })
+        .map(|(_, b)| *b)
+        .filter(|b| !b.pinned && Some(b.id) != newest_of_project)
+        .map(|b| b.id)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BackupKind, Compression, JobId, Profile, Retention};
+    use chrono_tz::Europe::Berlin;
+
+    /// A clock a test moves by hand.
+    struct FakeClock(std::sync::Mutex<DateTime<Utc>>);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn job(cron: &str, project: ProjectId) -> BackupJob {
+        BackupJob {
+            id: JobId::new(),
+            project_id: project,
+            name: "nightly".into(),
+            cron: cron.into(),
+            enabled: true,
+            next_run_at: None,
+            created_at: utc("2026-01-01T00:00:00Z"),
+            kind: BackupKind::Full,
+            profile: None,
+            compression: Compression::default(),
+            retention: Retention::default(),
+            timeout_secs: None,
+            retries: 0,
+            last_run_at: None,
+            last_run_status: None,
+            last_backup_id: None,
+            webhook_url: None,
+        }
+    }
+
+    fn backup(job: Option<&BackupJob>, project: ProjectId, at: DateTime<Utc>) -> Backup {
+        Backup {
+            id: BackupId::new(),
+            project_id: project,
+            project_name: "p".into(),
+            kind: BackupKind::Full,
+            profile: Profile::Postgres,
+            compression: Compression::default(),
+            status: BackupStatus::Completed,
+            path: "/x".into(),
+            bytes: 1,
+            raw_bytes: 1,
+            rows: 0,
+            started_at: at,
+            finished_at: Some(at),
+            manifest_sha256: None,
+            error: None,
+            pinned: false,
+            job_id: job.map(|j| j.id),
+            server_version: None,
+            pg_dump_version: None,
+            parts: vec![],
+            pid: None,
+        }
+    }
+
+    #[test]
+    fn a_missed_night_runs_once_at_the_next_start() {
+        let p = ProjectId::new();
+        let active: HashSet<_> = [p].into();
+        let mut j = job("0 3 * * *", p);
+        let clock = FakeClock(std::sync::Mutex::new(utc("2026-11-20T12:00:00Z")));
+        j.next_run_at = next_run(&j, clock.now(), &Berlin);
+        assert_eq!(j.next_run_at, Some(utc("2026-11-21T02:00:00Z")));
+        // The app was closed for a week.
+        *clock.0.lock().unwrap() = utc("2026-11-28T12:00:00Z");
+        let jobs = vec![j.clone()];
+        assert_eq!(
+            due_jobs(&jobs, &active, clock.now()).len(),
+            1,
+            "due once, not seven times"
+        );
+        // After the run, the next one is tomorrow night, not a missed slot.
+        j.next_run_at = next_run(&j, clock.now(), &Berlin);
+        assert_eq!(j.next_run_at, Some(utc("2026-11-29T02:00:00Z")));
+        assert!(due_jobs(&[j], &active, clock.now()).is_empty());
+    }
+
+    #[test]
+    fn disabled_jobs_and_inactive_projects_are_not_due() {
+        let p = ProjectId::new();
+        let mut j = job("* * * * *", p);
+        j.next_run_at = Some(utc("2026-11-28T00:00:00Z"));
+        let now = utc("2026-11-28T01:00:00Z");
+        assert!(due_jobs(std::slice::from_ref(&j), &HashSet::new(), now).is_empty());
+        j.enabled = false;
+        assert!(due_jobs(&[j], &[p].into(), now).is_empty());
+    }
+
+    #[test]
+    fn a_clock_jumping_back_does_not_run_a_job_twice() {
+        let p = ProjectId::new();
+        let mut j = job("0 3 * * *", p);
+        let ran_at = utc("2026-11-28T02:00:00Z");
+        j.next_run_at = next_run(&j, ran_at, &Berlin);
+        // The clock is set back an hour after the run.
+        let now = ran_at - Duration::hours(1);
+        assert!(due_jobs(&[j], &[p].into(), now).is_empty());
+    }
+
+    #[test]
+    fn the_scheduler_sleeps_until_the_next_job_but_not_forever() {
+        let p = ProjectId::new();
+        let now = utc("2026-11-28T00:00:00Z");
+        let mut j = job("0 3 * * *", p);
+        j.next_run_at = Some(utc("2026-11-28T00:00:30Z"));
+        assert_eq!(
+            next_wake(&[j.clone()], now, Duration::minutes(1)),
+            utc("2026-11-28T00:00:30Z")
+        );
+        j.next_run_at = Some(utc("2026-11-28T03:00:00Z"));
+        assert_eq!(
+            next_wake(&[j], now, Duration::minutes(1)),
+            utc("2026-11-28T00:01:00Z")
+        );
+        assert_eq!(
+            next_wake(&[], now, Duration::minutes(1)),
+            utc("2026-11-28T00:01:00Z")
+        );
+        assert_eq!(backoff(1).as_secs(), 30);
+        assert_eq!(backoff(2).as_secs(), 120);
+        assert_eq!(backoff(9).as_secs(), 3600);
+    }
+
+    #[test]
+    fn retention_never_removes_the_last_good_backup_or_a_pinned_one() {
+        let p = ProjectId::new();
+        let mut j = job("0 3 * * *", p);
+        j.retention = Retention {
+            keep_last: Some(2),
+            keep_days: None,
+        };
+        let now = utc("2026-11-28T12:00:00Z");
+        let mut all: Vec<Backup> = (0..5)
+            .map(|d| backup(Some(&j), p, now - Duration::days(d)))
+            .collect();
+        all[4].pinned = true;
+        let other_job = job("0 4 * * *", p);
+        all.push(backup(Some(&other_job), p, now - Duration::days(30)));
+        all.push(backup(None, p, now - Duration::days(40)));
+        let victims = retention_victims(&j, &all, now);
+        assert_eq!(victims, vec![all[2].id, all[3].id]);
+
+        // keep_days keeps young ones beyond keep_last; either policy keeps.
+        j.retention = Retention {
+            keep_last: Some(1),
+            keep_days: Some(3),
+        };
+        let victims = retention_victims(&j, &all, now);
+        assert_eq!(victims, vec![all[3].id]);
+
+        // Even "keep 0" never removes the project's newest backup.
+        j.retention = Retention {
+            keep_last: Some(0),
+            keep_days: None,
+        };
+        let only = vec![backup(Some(&j), p, now)];
+        assert!(retention_victims(&j, &only, now).is_empty());
+    }
+}

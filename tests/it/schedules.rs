@@ -1,0 +1,486 @@
+//! Schedules from the CLI: adding, run-due, two run-due at once, retention,
+//! the daemon, webhooks, the SQLite export and catalog rebuild.
+
+use crate::cli::{MASTER, Sb, contains};
+use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use supabackup::store::Catalog;
+
+/// Makes every schedule due now (as if its time had come).
+fn make_due(sb: &Sb) {
+    let c = Catalog::open(&sb.data_dir().join("catalog.redb")).unwrap();
+    for mut j in c.jobs().unwrap() {
+        j.next_run_at = Some(chrono::Utc::now() - chrono::Duration::minutes(1));
+        c.put_job(&j).unwrap();
+    }
+}
+
+fn backups(sb: &Sb) -> Vec<serde_json::Value> {
+    let r = sb.run(&["backups", "--json"]).ok();
+    serde_json::from_str::<serde_json::Value>(&r.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn setup() -> (PgCluster, Sb) {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT generate_series(1, 500) AS id",
+    );
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "App",
+        "--db-url",
+        &pg.url("postgres"),
+    ])
+    .ok();
+    (pg, sb)
+}
+
+#[test]
+fn adding_a_schedule_shows_it_in_words_and_a_bad_line_names_the_field() {
+    let (_pg, sb) = setup();
+    let r = sb
+        .run(&[
+            "schedule",
+            "add",
+            "nightly",
+            "--project",
+            "App",
+            "--cron",
+            "30 3 * * MON-FRI",
+            "--keep-last",
+            "7",
+        ])
+        .ok();
+    assert!(
+        r.stdout.contains("At 03:30 on Monday through Friday"),
+        "{}",
+        r.stdout
+    );
+    let runs = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Next runs:") || l.starts_with("           "))
+        .count();
+    assert_eq!(runs, 5, "five next runs: {}", r.stdout);
+    let bad = sb
+        .run(&[
+            "schedule",
+            "add",
+            "broken",
+            "--project",
+            "App",
+            "--cron",
+            "0 25 * * *",
+        ])
+        .expect_code(2);
+    assert!(
+        bad.stderr.contains("cron: hour field \"25\""),
+        "{}",
+        bad.stderr
+    );
+    let bad = sb
+        .run(&[
+            "schedule",
+            "add",
+            "short",
+            "--project",
+            "App",
+            "--cron",
+            "0 3 * *",
+        ])
+        .expect_code(2);
+    assert!(bad.stderr.contains("needs 5 fields"), "{}", bad.stderr);
+    sb.run(&[
+        "schedule",
+        "add",
+        "nightly",
+        "--project",
+        "App",
+        "--cron",
+        "@daily",
+    ])
+    .expect_code(2);
+    let list = sb.run(&["schedule", "list", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let j = &v[0];
+    assert_eq!(j["name"], "nightly");
+    assert_eq!(j["project"], "App");
+    assert_eq!(j["enabled"], true);
+    assert!(j["next_run_at"].is_string());
+    assert!(j["last_run_status"].is_null());
+    sb.run(&["schedule", "disable", "nightly"]).ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["enabled"], false);
+    assert!(v[0]["next_run_at"].is_null());
+    sb.run(&["schedule", "enable", "nightly"]).ok();
+    sb.run(&["schedule", "remove", "nightly"]).ok();
+    assert_eq!(
+        sb.run(&["schedule", "list", "--json"]).ok().stdout.trim(),
+        "[]"
+    );
+}
+
+#[test]
+fn run_due_backs_up_and_moves_the_next_run_on() {
+    let (_pg, sb) = setup();
+    sb.run(&[
+        "schedule",
+        "add",
+        "hourly",
+        "--project",
+        "App",
+        "--cron",
+        "@hourly",
+    ])
+    .ok();
+    let r = sb.run(&["run-due"]).ok();
+    assert!(r.stdout.contains("Nothing is due"), "{}", r.stdout);
+    make_due(&sb);
+    let r = sb.run(&["run-due", "--json"]).ok();
+    let reports: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(reports[0]["ok"], true, "{}", r.stdout);
+    let b = backups(&sb);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0]["status"], "completed");
+    let v: serde_json::Value =
+        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    let next: chrono::DateTime<chrono::Utc> =
+        v[0]["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > chrono::Utc::now(), "next run moved into the future");
+    assert!(next - chrono::Utc::now() <= chrono::Duration::hours(1));
+    assert_eq!(v[0]["last_run_status"], "succeeded");
+    // Not due again right away.
+    assert!(sb.run(&["run-due"]).ok().stdout.contains("Nothing is due"));
+}
+
+#[test]
+fn two_run_due_at_once_run_a_job_once() {
+    let (_pg, sb) = setup();
+    sb.run(&[
+        "schedule",
+        "add",
+        "daily",
+        "--project",
+        "App",
+        "--cron",
+        "@daily",
+    ])
+    .ok();
+    make_due(&sb);
+    let spawn = || {
+        sb.cmd()
+            .arg("run-due")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "both exit 0");
+    let outs = format!(
+        "{}{}{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stdout),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    // One ran it; the other either found the catalog in use or nothing due.
+    assert_eq!(backups(&sb).len(), 1, "{outs}");
+    assert!(
+        outs.contains("in use") || outs.contains("Nothing is due"),
+        "{outs}"
+    );
+}
+
+#[test]
+fn retention_trims_old_backups_but_keeps_pinned_and_manual_ones() {
+    let (_pg, sb) = setup();
+    let manual = crate::roundtrip::backup(&sb, "App", &[]);
+    sb.run(&[
+        "schedule",
+        "add",
+        "frequent",
+        "--project",
+        "App",
+        "--cron",
+        "@hourly",
+        "--keep-last",
+        "2",
+    ])
+    .ok();
+    for _ in 0..2 {
+        make_due(&sb);
+        sb.run(&["run-due"]).ok();
+    }
+    let first_scheduled = backups(&sb)
+        .iter()
+        .find(|b| b["id"] != manual["id"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.run(&["backup-pin", &first_scheduled]).ok();
+    for _ in 0..3 {
+        make_due(&sb);
+        sb.run(&["run-due"]).ok();
+    }
+    let all = backups(&sb);
+    // 1 manual + 2 kept by keep_last + 1 pinned.
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert!(
+        all.iter().any(|b| b["id"] == manual["id"]),
+        "another's backup was removed"
+    );
+    assert!(
+        all.iter()
+            .any(|b| b["id"] == first_scheduled.as_str() && b["pinned"] == true)
+    );
+    for b in &all {
+        assert!(std::path::Path::new(b["path"].as_str().unwrap()).is_dir());
+    }
+    let log = std::fs::read_to_string(sb.data_dir().join("supabackup.log")).unwrap();
+    assert!(
+        log.contains("retention of \"frequent\" removed 1 backup(s)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_failing_schedule_calls_its_webhook_and_is_retried() {
+    let (mut pg, sb) = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hook = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    sb.run(&[
+        "schedule",
+        "add",
+        "doomed",
+        "--project",
+        "App",
+        "--cron",
+        "@daily",
+        "--retries",
+        "1",
+        "--webhook",
+        &format!("http://127.0.0.1:{port}/hook"),
+    ])
+    .ok();
+    pg.stop_now();
+    make_due(&sb);
+    let started = Instant::now();
+    let r = sb.run(&["run-due", "--json"]).expect_code(1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(29),
+        "one retry after 30 s"
+    );
+    let reports: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(reports[0]["attempts"], 2);
+    assert!(
+        reports[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused")
+    );
+    let body: serde_json::Value = serde_json::from_str(&hook.join().unwrap()).unwrap();
+    assert_eq!(body["event"], "backup_failed");
+    assert_eq!(body["schedule"], "doomed");
+    assert!(!body.to_string().contains(SUPERUSER_PASSWORD));
+    let v: serde_json::Value =
+        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(v[0]["last_run_status"], "failed");
+}
+
+#[test]
+fn the_daemon_runs_what_is_due_and_stops_on_sigterm() {
+    let (_pg, sb) = setup();
+    sb.run(&[
+        "schedule",
+        "add",
+        "daily",
+        "--project",
+        "App",
+        "--cron",
+        "@daily",
+    ])
+    .ok();
+    make_due(&sb);
+    let mut daemon = sb
+        .cmd()
+        .arg("daemon")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the daemon made no backup");
+        // The daemon holds the catalog only while it runs something.
+        let r = sb.run(&["backups", "--json"]);
+        if r.code == 0 && r.stdout.contains("\"completed\"") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    let status = daemon.wait().unwrap();
+    assert!(status.success());
+    let mut err = String::new();
+    daemon
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("schedule \"daily\" (App): succeeded"), "{err}");
+    assert!(err.contains("stopped"), "{err}");
+}
+
+#[test]
+fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
+    let (_pg, sb) = setup();
+    sb.run(&[
+        "project",
+        "edit",
+        "App",
+        "--service-key",
+        "svc-secret-key-1234",
+    ])
+    .ok();
+    sb.run(&[
+        "schedule",
+        "add",
+        "nightly",
+        "--project",
+        "App",
+        "--cron",
+        "0 3 * * *",
+        "--keep-days",
+        "14",
+    ])
+    .ok();
+    crate::roundtrip::backup(&sb, "App", &[]);
+    let out = sb.tmp.path().join("export.db");
+    sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
+    let db = rusqlite::Connection::open(&out).unwrap();
+    let count = |t: &str| {
+        db.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        (count("projects"), count("backup_jobs"), count("backups")),
+        (1, 1, 1)
+    );
+    let (env, sealed): (String, Vec<u8>) = db
+        .query_row(
+            "SELECT environment, database_url_encrypted FROM projects",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(env, "development");
+    assert!(sealed.len() > 28);
+    let joined: i64 = db
+        .query_row(
+            "SELECT count(*) FROM backups b JOIN projects p ON p.id = b.project_id \
+             JOIN backup_jobs j ON j.project_id = p.id WHERE j.keep_days = 14 AND b.status = 'completed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(joined, 1);
+    let fks: i64 = db
+        .query_row(
+            "SELECT count(*) FROM pragma_foreign_key_list('backups')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fks, 2);
+    let idx: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(idx >= 4);
+    drop(db);
+    let bytes = std::fs::read(&out).unwrap();
+    for secret in [SUPERUSER_PASSWORD, "svc-secret-key-1234", MASTER] {
+        assert!(!contains(&bytes, secret), "{secret} in the export");
+    }
+    // Re-export replaces the file.
+    sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
+    assert!(rusqlite::Connection::open(&out).is_ok());
+    let sqlite3 = Command::new("sqlite3")
+        .arg(&out)
+        .arg("SELECT name FROM projects")
+        .output();
+    if let Ok(o) = sqlite3 {
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "App");
+    }
+}
+
+#[test]
+fn rebuild_after_losing_the_catalog_restores_the_history() {
+    let (_pg, sb) = setup();
+    let a = crate::roundtrip::backup(&sb, "App", &[]);
+    let b = crate::roundtrip::backup(&sb, "App", &["--kind", "schema"]);
+    std::fs::remove_file(sb.data_dir().join("catalog.redb")).unwrap();
+    assert!(backups(&sb).is_empty());
+    let r = sb.run(&["catalog", "rebuild", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["restored"], 2);
+    assert_eq!(report["placeholders"], serde_json::json!(["App"]));
+    let after = backups(&sb);
+    let ids: Vec<&str> = after.iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&a["id"].as_str().unwrap()) && ids.contains(&b["id"].as_str().unwrap()));
+    assert!(after.iter().all(|x| x["status"] == "completed"));
+    let list = sb.run(&["project", "list", "--json"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(p[0]["is_active"], false);
+    assert!(p[0]["db_url"].as_str().unwrap().contains("not set"));
+    sb.run(&["verify", a["id"].as_str().unwrap()]).ok();
+    // Running it again finds everything known.
+    let again: serde_json::Value =
+        serde_json::from_str(&sb.run(&["catalog", "rebuild", "--json"]).ok().stdout).unwrap();
+    assert_eq!(again["known"], 2);
+    assert_eq!(again["restored"], 0);
+}
