@@ -24,6 +24,19 @@ pub use state::{Panel, Screen, UiState};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Draws one panel's content into `ui` (for benchmarks and tests; the app
+/// itself draws panels inside its navigation).
+pub fn draw_panel(ui: &mut egui::Ui, state: &mut UiState, panel: Panel) {
+    match panel {
+        Panel::Dashboard => dashboard_ui::dashboard_ui(ui, state),
+        Panel::Projects => projects_ui::projects_ui(ui, state),
+        Panel::Backups => backups_ui::backups_ui(ui, state),
+        Panel::Schedules => schedules_ui::schedules_ui(ui, state),
+        Panel::Settings => settings_ui::settings_ui(ui, state),
+        Panel::Activity => activity_ui::activity_ui(ui, state),
+    }
+}
+
 /// The app.
 pub struct SupabackupApp {
     /// What the window shows.
@@ -231,17 +244,11 @@ impl SupabackupApp {
                 }
             });
         egui::CentralPanel::default().show(ui, |ui| {
+            let panel = s.panel;
             egui::ScrollArea::vertical()
                 .auto_shrink(false)
-                .id_salt(s.panel.title())
-                .show(ui, |ui| match s.panel {
-                    Panel::Dashboard => dashboard_ui::dashboard_ui(ui, s),
-                    Panel::Projects => projects_ui::projects_ui(ui, s),
-                    Panel::Backups => backups_ui::backups_ui(ui, s),
-                    Panel::Schedules => schedules_ui::schedules_ui(ui, s),
-                    Panel::Settings => settings_ui::settings_ui(ui, s),
-                    Panel::Activity => activity_ui::activity_ui(ui, s),
-                });
+                .id_salt(panel.title())
+                .show(ui, |ui| draw_panel(ui, s, panel));
         });
         dialogs::dialogs_ui(ui.ctx(), s);
         if !s.tasks.is_empty() {
