@@ -115,11 +115,13 @@ fn state(projects: usize, backups: usize) -> UiState {
             webhook_url: None,
         })
         .collect();
-    let mut s = UiState::default();
-    s.data = Snapshot {
-        projects,
-        backups,
-        jobs,
+    let mut s = UiState {
+        data: Snapshot {
+            projects,
+            backups,
+            jobs,
+            ..Default::default()
+        },
         ..Default::default()
     };
     s.history.rebuild(&s.data.backups);
