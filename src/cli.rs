@@ -33,6 +33,23 @@ pub fn confirm(question: &str) -> Result<(), EngineError> {
     }
 }
 
+/// `--compression C --level N` as given, `None` when neither is (the
+/// settings' default applies then).
+pub(crate) fn compression_flags(
+    engine: &Engine,
+    codec: &Option<String>,
+    level: Option<u32>,
+) -> Result<Option<crate::domain::Compression>, EngineError> {
+    if codec.is_none() && level.is_none() {
+        return Ok(None);
+    }
+    let codec = match codec {
+        Some(c) => c.parse::<crate::domain::Codec>()?,
+        None => engine.default_compression()?.codec,
+    };
+    Ok(Some(crate::domain::Compression::new(codec, level)?))
+}
+
 /// Opens the engine on the data dir the flags and environment pick.
 pub fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
     let dd = DataDir::resolve(cli.data_dir.as_deref())

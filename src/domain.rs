@@ -4,10 +4,13 @@
 mod activity;
 mod backup;
 mod conninfo;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod ids;
 mod job;
 mod project;
 mod settings;
+mod units;
 mod validation;
 
 pub use activity::{Activity, Level};
@@ -21,4 +24,5 @@ pub use project::{
     Environment, Project, ProjectInput, Sealed, ValidProjectInput, slugify, validate_name,
 };
 pub use settings::SettingKey;
+pub use units::{human_bytes, human_duration_ms};
 pub use validation::{ValidationError, ValidationErrors};

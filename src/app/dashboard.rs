@@ -156,9 +156,7 @@ pub fn age_words(age: Duration) -> String {
 mod tests {
     use super::*;
     use crate::app::bridge::ProjectRow;
-    use crate::domain::{
-        Backup, BackupId, BackupJob, BackupKind, Compression, JobId, Profile, Retention,
-    };
+    use crate::domain::fixtures::{backup as fixture, job};
     use crate::engine::ProjectView;
 
     fn project(name: &str) -> ProjectRow {
@@ -178,54 +176,6 @@ mod tests {
         }
     }
 
-    fn backup(p: ProjectId, at: DateTime<Utc>, status: BackupStatus, bytes: u64) -> Backup {
-        Backup {
-            id: BackupId::new(),
-            project_id: p,
-            project_name: String::new(),
-            kind: BackupKind::Full,
-            profile: Profile::Postgres,
-            compression: Compression::default(),
-            status,
-            path: "/x".into(),
-            bytes,
-            raw_bytes: 0,
-            rows: 0,
-            started_at: at,
-            finished_at: Some(at),
-            manifest_sha256: None,
-            error: None,
-            pinned: false,
-            job_id: None,
-            server_version: None,
-            pg_dump_version: None,
-            parts: vec![],
-            pid: None,
-        }
-    }
-
-    fn daily_job(p: ProjectId) -> BackupJob {
-        BackupJob {
-            id: JobId::new(),
-            project_id: p,
-            name: "nightly".into(),
-            cron: "0 3 * * *".into(),
-            enabled: true,
-            next_run_at: None,
-            created_at: Utc::now(),
-            kind: BackupKind::Full,
-            profile: None,
-            compression: Compression::default(),
-            retention: Retention::default(),
-            timeout_secs: None,
-            retries: 0,
-            last_run_at: None,
-            last_run_status: None,
-            last_backup_id: None,
-            webhook_url: None,
-        }
-    }
-
     #[test]
     fn health_counts_rates_storage_and_staleness() {
         let now = Utc::now();
@@ -234,11 +184,23 @@ mod tests {
         let data = Snapshot {
             projects: vec![a, b],
             backups: vec![
-                backup(ai, now - Duration::hours(2), BackupStatus::Completed, 100),
-                backup(ai, now - Duration::hours(30), BackupStatus::Failed, 0),
-                backup(bi, now - Duration::days(3), BackupStatus::Completed, 50),
+                fixture(
+                    ai,
+                    None,
+                    now - Duration::hours(2),
+                    BackupStatus::Completed,
+                    100,
+                ),
+                fixture(ai, None, now - Duration::hours(30), BackupStatus::Failed, 0),
+                fixture(
+                    bi,
+                    None,
+                    now - Duration::days(3),
+                    BackupStatus::Completed,
+                    50,
+                ),
             ],
-            jobs: vec![daily_job(ai), daily_job(bi)],
+            jobs: vec![job(ai, "0 3 * * *"), job(bi, "0 3 * * *")],
             ..Default::default()
         };
         let m = DashboardModel::build(&data, now);

@@ -2,7 +2,7 @@
 
 use crate::cli::args::{BackupArgs, BackupsArgs, RestoreArgs, VerifyArgs};
 use crate::cli::{confirm, output};
-use crate::domain::{Backup, BackupKind, BackupStatus, Codec, Compression, ConnInfo, Profile};
+use crate::domain::{Backup, BackupKind, BackupStatus, Compression, ConnInfo, Profile};
 use crate::engine::{
     BackupFilter, BackupRequest, CancelToken, Engine, EngineError, Progress, RestoreRequest,
     describe_problems,
@@ -122,16 +122,7 @@ pub fn backup(
         .as_deref()
         .map(str::parse::<Profile>)
         .transpose()?;
-    let compression = match (&a.compression, a.level) {
-        (None, None) => None,
-        (c, level) => {
-            let codec = match c {
-                Some(c) => c.parse::<Codec>()?,
-                None => engine.default_compression()?.codec,
-            };
-            Some(Compression::new(codec, level)?)
-        }
-    };
+    let compression = crate::cli::compression_flags(engine, &a.compression, a.level)?;
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
     let req = BackupRequest {
@@ -215,7 +206,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
                 output::bytes(b.bytes),
                 b.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 b.duration()
-                    .map(|d| output::duration_secs(d.num_seconds()))
+                    .map(|d| output::duration_ms(d.num_milliseconds()))
                     .unwrap_or_else(|| "-".into()),
                 b.manifest_sha256
                     .as_deref()

@@ -4,7 +4,7 @@
 use crate::cli::args::{CatalogCmd, ScheduleCmd, ScheduleFields};
 use crate::cli::output;
 use crate::datadir::DataDir;
-use crate::domain::{BackupJob, Codec, Compression};
+use crate::domain::BackupJob;
 use crate::engine::{CancelToken, Engine, EngineError, JobInput, RunHooks, RunReport};
 use crate::scheduler::{CronSpec, next_wake};
 use crate::store::StoreError;
@@ -20,16 +20,7 @@ fn input(
     project: String,
     f: ScheduleFields,
 ) -> Result<JobInput, EngineError> {
-    let compression = match (&f.compression, f.level) {
-        (None, None) => None,
-        (c, level) => {
-            let codec = match c {
-                Some(c) => c.parse::<Codec>()?,
-                None => engine.default_compression()?.codec,
-            };
-            Some(Compression::new(codec, level)?)
-        }
-    };
+    let compression = crate::cli::compression_flags(engine, &f.compression, f.level)?;
     Ok(JobInput {
         name,
         project,

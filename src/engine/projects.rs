@@ -58,6 +58,33 @@ pub fn mask_key(key: &str) -> String {
     format!("****{tail}")
 }
 
+/// A project record from checked input, its secrets sealed for `id`.
+fn sealed_project(
+    vault: &crate::vault::Vault,
+    id: ProjectId,
+    valid: crate::domain::ValidProjectInput,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> Result<Project, EngineError> {
+    let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
+    Ok(Project {
+        id,
+        name: valid.name,
+        description: valid.description,
+        environment: valid.environment,
+        db_url: seal("db_url", &valid.db_url)?,
+        service_key: valid
+            .service_key
+            .map(|k| seal("service_key", &k))
+            .transpose()?,
+        anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
+        is_active,
+        created_at,
+        updated_at,
+    })
+}
+
 impl Engine {
     /// Every project, by name.
     pub fn projects(&self) -> Result<Vec<Project>, EngineError> {
@@ -73,33 +100,14 @@ impl Engine {
     pub fn add_project(&self, input: &ProjectInput) -> Result<Project, EngineError> {
         let vault = self.vault()?;
         let valid = input.validate()?;
-        let id = ProjectId::new();
-        let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
         let now = Utc::now();
-        let project = Project {
-            id,
-            name: valid.name,
-            description: valid.description,
-            environment: valid.environment,
-            db_url: seal("db_url", &valid.db_url)?,
-            service_key: valid
-                .service_key
-                .map(|k| seal("service_key", &k))
-                .transpose()?,
-            anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let masked = valid.conninfo.masked();
+        let project = sealed_project(&vault, ProjectId::new(), valid, true, now, now)?;
         self.catalog().insert_project(&project)?;
         self.log(
             Level::Info,
             Some(project.id),
-            format!(
-                "project \"{}\" added ({})",
-                project.name,
-                valid.conninfo.masked()
-            ),
+            format!("project \"{}\" added ({masked})", project.name),
         );
         Ok(project)
     }
@@ -138,22 +146,14 @@ impl Engine {
             },
         };
         let valid = input.validate()?;
-        let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
-        let updated = Project {
+        let updated = sealed_project(
+            &vault,
             id,
-            name: valid.name,
-            description: valid.description,
-            environment: valid.environment,
-            db_url: seal("db_url", &valid.db_url)?,
-            service_key: valid
-                .service_key
-                .map(|k| seal("service_key", &k))
-                .transpose()?,
-            anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
-            is_active: patch.is_active.unwrap_or(current.is_active),
-            created_at: current.created_at,
-            updated_at: Utc::now(),
-        };
+            valid,
+            patch.is_active.unwrap_or(current.is_active),
+            current.created_at,
+            Utc::now(),
+        )?;
         self.catalog().update_project(&updated)?;
         self.log(
             Level::Info,

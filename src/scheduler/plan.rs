@@ -104,7 +104,8 @@ pub fn retention_victims(job: &BackupJob, backups: &[Backup], now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BackupKind, Compression, JobId, Profile, Retention};
+    use crate::domain::Retention;
+    use crate::domain::fixtures;
     use chrono_tz::Europe::Berlin;
 
     /// A clock a test moves by hand.
@@ -121,51 +122,11 @@ mod tests {
     }
 
     fn job(cron: &str, project: ProjectId) -> BackupJob {
-        BackupJob {
-            id: JobId::new(),
-            project_id: project,
-            name: "nightly".into(),
-            cron: cron.into(),
-            enabled: true,
-            next_run_at: None,
-            created_at: utc("2026-01-01T00:00:00Z"),
-            kind: BackupKind::Full,
-            profile: None,
-            compression: Compression::default(),
-            retention: Retention::default(),
-            timeout_secs: None,
-            retries: 0,
-            last_run_at: None,
-            last_run_status: None,
-            last_backup_id: None,
-            webhook_url: None,
-        }
+        fixtures::job(project, cron)
     }
 
     fn backup(job: Option<&BackupJob>, project: ProjectId, at: DateTime<Utc>) -> Backup {
-        Backup {
-            id: BackupId::new(),
-            project_id: project,
-            project_name: "p".into(),
-            kind: BackupKind::Full,
-            profile: Profile::Postgres,
-            compression: Compression::default(),
-            status: BackupStatus::Completed,
-            path: "/x".into(),
-            bytes: 1,
-            raw_bytes: 1,
-            rows: 0,
-            started_at: at,
-            finished_at: Some(at),
-            manifest_sha256: None,
-            error: None,
-            pinned: false,
-            job_id: job.map(|j| j.id),
-            server_version: None,
-            pg_dump_version: None,
-            parts: vec![],
-            pid: None,
-        }
+        fixtures::backup(project, job.map(|j| j.id), at, BackupStatus::Completed, 1)
     }
 
     #[test]

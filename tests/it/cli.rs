@@ -92,6 +92,12 @@ impl Sb {
         c.args(args).output().expect("run supabackup").into()
     }
 
+    /// `project add --name NAME --db-url URL`, which must succeed.
+    pub fn add_project(&self, name: &str, url: &str) {
+        self.run(&["project", "add", "--name", name, "--db-url", url])
+            .ok();
+    }
+
     /// Every byte under the data dir, for "the secret is not there" checks.
     pub fn all_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();

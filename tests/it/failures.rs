@@ -68,15 +68,7 @@ fn setup() -> (PgCluster, Sb) {
     let pg = PgCluster::start();
     pg.psql("postgres", SMALL_APP);
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "P",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("P", &pg.url("postgres"));
     (pg, sb)
 }
 

@@ -74,15 +74,7 @@ fn newcomer_adds_lists_tests_and_finds_a_project_again() {
 fn wrong_password_is_refused_with_one_line_and_changes_nothing() {
     let pg = PgCluster::start();
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "A",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("A", &pg.url("postgres"));
     let before = sb.run(&["project", "list", "--json"]).ok().stdout;
     let log_before = std::fs::read_to_string(sb.data_dir().join("supabackup.log")).unwrap();
     let r = sb
@@ -274,15 +266,7 @@ fn change_password_reseals_everything() {
 fn edit_and_remove_projects() {
     let pg = PgCluster::start();
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Old",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Old", &pg.url("postgres"));
     sb.run(&[
         "project",
         "edit",
@@ -317,15 +301,7 @@ fn edit_and_remove_projects() {
 fn a_server_that_is_down_gets_a_clear_error() {
     let mut pg = PgCluster::start();
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Down",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Down", &pg.url("postgres"));
     pg.stop_now();
     let r = sb.run(&["project", "test", "Down"]).expect_code(1);
     assert!(r.stdout.contains("connection refused"), "{}", r.stdout);

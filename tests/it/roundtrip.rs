@@ -54,15 +54,7 @@ fn supabase_full_backup_restores_into_a_fresh_project() {
     supabase_app(&src, "postgres");
     fresh_supabase(&dst, "postgres", true);
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Prod",
-        "--db-url",
-        &src.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Prod", &src.url("postgres"));
     let b = backup(&sb, "Prod", &[]);
     assert_eq!(
         b["profile"], "supabase",
@@ -177,15 +169,7 @@ fn postgres_profile_restores_everything_into_a_plain_server() {
     let dst = PgCluster::start();
     supabase_app(&src, "postgres");
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Leaving",
-        "--db-url",
-        &src.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Leaving", &src.url("postgres"));
     let b = backup(
         &sb,
         "Leaving",
@@ -236,15 +220,7 @@ fn schema_and_data_kinds_restore_one_after_the_other() {
     fresh_supabase(&dst, "postgres", true);
     dst.psql("postgres", "CREATE ROLE app_reader LOGIN");
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "P",
-        "--db-url",
-        &src.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("P", &src.url("postgres"));
     let schema = backup(&sb, "P", &["--kind", "schema", "--compression", "none"]);
     let data = backup(
         &sb,
@@ -301,15 +277,7 @@ fn putting_last_night_back_on_the_same_server() {
     let src = PgCluster::start();
     supabase_app(&src, "postgres");
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Live",
-        "--db-url",
-        &src.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Live", &src.url("postgres"));
     let b = backup(&sb, "Live", &[]);
     let id = b["id"].as_str().unwrap();
     let before = digests(&src, "postgres");
@@ -364,15 +332,7 @@ fn a_backup_folder_from_another_machine_restores_without_the_catalog() {
     let dst = PgCluster::start();
     supabase_app(&src, "postgres");
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "P",
-        "--db-url",
-        &src.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("P", &src.url("postgres"));
     let b = backup(&sb, "P", &["--profile", "postgres"]);
     let copied = tempfile::tempdir().unwrap();
     let target = copied.path().join("from-usb-stick");

@@ -33,15 +33,7 @@ fn setup() -> (PgCluster, Sb) {
         "CREATE TABLE t AS SELECT generate_series(1, 500) AS id",
     );
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "App",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("App", &pg.url("postgres"));
     (pg, sb)
 }
 

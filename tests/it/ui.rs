@@ -45,6 +45,17 @@ fn type_into(h: &mut Harness<'static, SupabackupApp>, label: &str, text: &str) {
     h.step();
 }
 
+/// Selects all of a field's text and types over it.
+fn retype(h: &mut Harness<'static, SupabackupApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+    h.step();
+}
+
 fn click(h: &mut Harness<'static, SupabackupApp>, label: &str) {
     // Let the layout settle (a modal re-centres as its content changes), so
     // the click lands where the widget is painted.
@@ -82,12 +93,7 @@ fn first_run_then_wrong_and_right_password() {
         type_into(&mut h, "Type it again", "something else entirely");
         click(&mut h, "Set password");
         assert!(h.query_by_label("The two passwords differ.").is_some());
-        h.get_by_label("Type it again").focus();
-        h.step();
-        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-        h.step();
-        h.get_by_label("Type it again").type_text(MASTER);
-        h.step();
+        retype(&mut h, "Type it again", MASTER);
         click(&mut h, "Set password");
         step_until(&mut h, "the main screen", |a| {
             a.state.screen == Screen::Main
@@ -157,12 +163,7 @@ fn adding_a_project_shows_errors_at_the_field_then_saves() {
         ("Name", "Shop"),
         ("Database URL", pg.url("postgres").as_str()),
     ] {
-        h.get_by_label(label).focus();
-        h.step();
-        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-        h.step();
-        h.get_by_label(label).type_text(text);
-        h.step();
+        retype(&mut h, label, text);
     }
     assert!(
         h.query_by_label_contains("may contain only letters")
@@ -215,15 +216,7 @@ fn a_backup_runs_with_live_progress_and_lands_in_the_history() {
         "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 30000) g",
     );
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Shop",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Shop", &pg.url("postgres"));
     let mut h = app(&sb);
     unlock(&mut h);
     click(&mut h, "Backups");
@@ -257,15 +250,7 @@ fn cancel_stops_a_running_backup() {
     let pg = PgCluster::start();
     pg.psql("postgres", "CREATE TABLE public.big (id int PRIMARY KEY); INSERT INTO public.big SELECT generate_series(1, 1000)");
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Slow",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Slow", &pg.url("postgres"));
     let lock = Lock::take(&pg);
     let mut h = app(&sb);
     unlock(&mut h);
@@ -298,15 +283,7 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
         "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)",
     );
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "P",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("P", &pg.url("postgres"));
     backup(&sb, "P", &[]);
     pg.psql("postgres", "INSERT INTO public.t VALUES (3)");
     let mut h = app(&sb);
@@ -350,38 +327,18 @@ fn a_schedule_is_added_in_the_window_previewed_in_words_and_run() {
         "CREATE TABLE t AS SELECT generate_series(1, 100) AS id",
     );
     let sb = Sb::new();
-    sb.run(&[
-        "project",
-        "add",
-        "--name",
-        "Shop",
-        "--db-url",
-        &pg.url("postgres"),
-    ])
-    .ok();
+    sb.add_project("Shop", &pg.url("postgres"));
     let mut h = app(&sb);
     unlock(&mut h);
     click(&mut h, "Schedules");
     click(&mut h, "Add schedule");
     type_into(&mut h, "Schedule name", "nightly");
-    h.get_by_label("Cron line").focus();
-    h.step();
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.step();
-    h.get_by_label("Cron line").type_text("0 25 * * *");
-    h.step();
-    h.step();
+    retype(&mut h, "Cron line", "0 25 * * *");
     assert!(
         h.query_by_label_contains("hour field \"25\" is not valid")
             .is_some()
     );
-    h.get_by_label("Cron line").focus();
-    h.step();
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.step();
-    h.get_by_label("Cron line").type_text("30 2 * * MON-FRI");
-    h.step();
-    h.step();
+    retype(&mut h, "Cron line", "30 2 * * MON-FRI");
     assert!(
         h.query_by_label("At 02:30 on Monday through Friday")
             .is_some()
