@@ -71,7 +71,11 @@ fn form_ui(ui: &mut Ui, state: &mut UiState, first_run: bool) {
                             .desired_width(280.0),
                     )
                     .labelled_by(l.id);
-                if !form.busy && !r.has_focus() && form.password.is_empty() {
+                // Ask for focus only while egui's own memory has none: `has_focus()`
+                // also needs the OS window focused, and asking every frame would
+                // interrupt the input method every frame (a repaint storm).
+                let focused_in_memory = ui.ctx().memory(|m| m.has_focus(r.id));
+                if !form.busy && !focused_in_memory && form.password.is_empty() {
                     r.request_focus();
                 }
                 submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));

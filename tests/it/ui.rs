@@ -369,3 +369,30 @@ fn a_schedule_is_added_in_the_window_previewed_in_words_and_run() {
         Some(supabackup::domain::RunStatus::Succeeded)
     );
 }
+
+#[test]
+fn the_unlock_screen_goes_idle_without_window_focus() {
+    // Regression: asking for keyboard focus every frame while the OS window
+    // has none made egui toggle the input method each frame, a repaint storm
+    // that starved X event processing (no input reached the app).
+    let sb = Sb::new();
+    sb.run(&["vault", "unlock"]).ok();
+    let mut h = app(&sb);
+    h.input_mut().focused = false;
+    step_until(&mut h, "the unlock screen", |a| {
+        a.state.screen == Screen::Locked
+    });
+    let mut interrupts = 0;
+    for _ in 0..10 {
+        h.input_mut().focused = false;
+        h.step();
+        let ime = &h.output().platform_output.ime;
+        if ime.as_ref().is_some_and(|i| i.should_interrupt_composition) {
+            interrupts += 1;
+        }
+    }
+    assert!(
+        interrupts <= 1,
+        "the input method was interrupted on {interrupts} of 10 frames"
+    );
+}
