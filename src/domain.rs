@@ -24,5 +24,5 @@ pub use project::{
     Environment, Project, ProjectInput, Sealed, ValidProjectInput, slugify, validate_name,
 };
 pub use settings::SettingKey;
-pub use units::{human_bytes, human_duration_ms};
+pub use units::{human_bytes, human_count, human_duration_ms};
 pub use validation::{ValidationError, ValidationErrors};

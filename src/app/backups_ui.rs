@@ -4,7 +4,7 @@
 use crate::app::bridge::{Command, TaskInfo};
 use crate::app::state::{Confirm, RestoreDialog, SortKey, UiState};
 use crate::app::widgets::{bytes, error_color, status_text};
-use crate::domain::{BackupId, BackupStatus, ProjectId};
+use crate::domain::{BackupId, BackupStatus, ProjectId, human_count};
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use std::sync::atomic::Ordering;
@@ -37,7 +37,10 @@ pub fn task_ui(ui: &mut Ui, t: &TaskInfo, cancel: &mut Option<u64>) {
             bytes(p.bytes_written.load(Ordering::Relaxed))
         ));
         ui.separator();
-        ui.label(format!("{} rows", p.rows.load(Ordering::Relaxed)));
+        ui.label(format!(
+            "{} rows",
+            human_count(p.rows.load(Ordering::Relaxed))
+        ));
         ui.separator();
         ui.label(p.current());
         if let Some(eta) = p.eta() {
@@ -163,6 +166,7 @@ impl RowAction {
                     url: Zeroizing::new(String::new()),
                     confirm: None,
                     typed: String::new(),
+                    fill_from: None,
                 })
             }
             RowAction::Open(path) => s.send(Command::OpenFolder(path)),
@@ -240,7 +244,7 @@ fn history_table(ui: &mut Ui, state: &mut UiState) {
                     );
                 });
                 row.col(|ui| {
-                    ui.label(b.rows.to_string());
+                    ui.label(human_count(b.rows));
                 });
                 row.col(|ui| {
                     let id = b.id;
@@ -250,33 +254,49 @@ fn history_table(ui: &mut Ui, state: &mut UiState) {
                         b.started_at.format("%Y-%m-%d %H:%M")
                     );
                     if let Some(e) = &b.error {
-                        ui.label(RichText::new(e).color(error_color(ui)).small())
-                            .on_hover_text(e);
                         if ui.button("Delete").clicked() {
                             action = Some(RowAction::Delete(id, label));
                         }
+                        ui.label(RichText::new(e).color(error_color(ui)).small())
+                            .on_hover_text(e);
                         return;
                     }
                     ui.add_enabled_ui(b.status == BackupStatus::Completed, |ui| {
                         if ui.button("Verify").clicked() {
                             action = Some(RowAction::Verify(id));
                         }
-                        if ui.button("Drill…").clicked() {
-                            action = Some(RowAction::Restore(id, true));
-                        }
                         if ui.button("Restore…").clicked() {
                             action = Some(RowAction::Restore(id, false));
                         }
-                        if ui.button("Open folder").clicked() {
+                    });
+                    ui.menu_button("More", |ui| {
+                        let completed = b.status == BackupStatus::Completed;
+                        if ui
+                            .add_enabled(completed, egui::Button::new("Restore drill…"))
+                            .clicked()
+                        {
+                            action = Some(RowAction::Restore(id, true));
+                        }
+                        if ui
+                            .add_enabled(completed, egui::Button::new("Open folder"))
+                            .clicked()
+                        {
                             action = Some(RowAction::Open(b.path.clone()));
                         }
-                        if ui.button(if b.pinned { "Unpin" } else { "Pin" }).clicked() {
+                        if ui
+                            .button(if b.pinned {
+                                "Unpin"
+                            } else {
+                                "Pin (retention keeps it)"
+                            })
+                            .clicked()
+                        {
                             action = Some(RowAction::Pin(id, !b.pinned));
                         }
+                        if ui.button("Delete…").clicked() {
+                            action = Some(RowAction::Delete(id, label));
+                        }
                     });
-                    if ui.button("Delete").clicked() {
-                        action = Some(RowAction::Delete(id, label));
-                    }
                 });
             });
         });

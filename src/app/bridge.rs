@@ -696,7 +696,11 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                     let r = match e.backup(req, p, c).await {
                         Ok(b) if b.status == crate::domain::BackupStatus::Completed => (
                             true,
-                            format!("Backup of {} completed ({} rows)", b.project_name, b.rows),
+                            format!(
+                                "Backup of {} completed ({} rows)",
+                                b.project_name,
+                                crate::domain::human_count(b.rows)
+                            ),
                         ),
                         Ok(b) => (
                             false,
@@ -798,7 +802,14 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                         confirmed,
                     };
                     let r = match e.restore(req, p, c).await {
-                        Ok(r) => (true, format!("Restored {} rows into {}", r.rows, r.target)),
+                        Ok(r) => (
+                            true,
+                            format!(
+                                "Restored {} rows into {}",
+                                crate::domain::human_count(r.rows),
+                                r.target
+                            ),
+                        ),
                         Err(EngineError::NeedsConfirmation(message)) => {
                             o.send(Event::RestoreNeedsConfirmation {
                                 backup,
@@ -806,7 +817,7 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                                 dbname: target.dbname_or_default().to_string(),
                                 message,
                             });
-                            (false, "Restore waits for your confirmation".into())
+                            (true, "Type the database name to confirm the restore".into())
                         }
                         Err(err) => (false, err.to_string()),
                     };

@@ -38,8 +38,12 @@ pub struct ProjectHealth {
 pub struct DashboardModel {
     /// Per project.
     pub projects: Vec<ProjectHealth>,
-    /// Backup sizes over time, per project: (name, [days since epoch, MiB]).
+    /// Backup sizes over time, per project: (name, [days relative to
+    /// `origin`, MiB]). Relative, so points minutes apart stay distinct after
+    /// the plot maps them to f32 screen coordinates.
     pub series: Vec<(String, Vec<[f64; 2]>)>,
+    /// The time x = 0 stands for.
+    pub origin: DateTime<Utc>,
     /// Bytes of every completed backup.
     pub total_storage: u64,
     /// Backups completed / finished in the last 30 days.
@@ -57,7 +61,10 @@ impl DashboardModel {
 
     /// Builds the model from the data (one pass over the backups).
     pub fn build(data: &Snapshot, now: DateTime<Utc>) -> Self {
-        let mut model = DashboardModel::default();
+        let mut model = DashboardModel {
+            origin: now,
+            ..Default::default()
+        };
         let mut recent = (0usize, 0usize);
         let month_ago = now - Duration::days(30);
         for p in &data.projects {
@@ -104,7 +111,7 @@ impl DashboardModel {
                     }
                     if points.len() < MAX_POINTS {
                         points.push([
-                            b.started_at.timestamp() as f64 / 86_400.0,
+                            (b.started_at - now).num_milliseconds() as f64 / 86_400_000.0,
                             b.bytes as f64 / (1024.0 * 1024.0),
                         ]);
                     }

@@ -96,14 +96,19 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
     ui.add_space(10.0);
     ui.strong("Backup sizes over time (MiB)");
     let series = &state.dashboard.series;
+    let origin = state.dashboard.origin;
     Plot::new("sizes")
         .height(220.0)
         .legend(Legend::default())
         .allow_scroll(false)
-        .x_axis_formatter(|mark, _| {
-            chrono::DateTime::from_timestamp((mark.value * 86_400.0) as i64, 0)
-                .map(|d| d.format("%m-%d").to_string())
-                .unwrap_or_default()
+        .x_axis_formatter(move |mark, range| {
+            let t = origin + chrono::Duration::milliseconds((mark.value * 86_400_000.0) as i64);
+            let t = t.with_timezone(&chrono::Local);
+            if range.end() - range.start() > 3.0 {
+                t.format("%m-%d").to_string()
+            } else {
+                t.format("%m-%d %H:%M").to_string()
+            }
         })
         .show(ui, |plot| {
             for (name, points) in series {

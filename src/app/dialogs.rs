@@ -216,10 +216,17 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
 }
 
 fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
+    let projects: Vec<(crate::domain::ProjectId, String)> = state
+        .data
+        .projects
+        .iter()
+        .map(|p| (p.view.id, p.view.name.clone()))
+        .collect();
     let Some(d) = &mut state.restore_dialog else {
         return;
     };
     let mut go = None;
+    let mut fetch = None;
     let mut close = false;
     let modal = Modal::new(Id::unique("restore_dialog")).show(ctx, |ui| {
         ui.set_width(600.0);
@@ -233,6 +240,27 @@ fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
         } else {
             "Checksums are checked first; then roles, schema and data run in one transaction: the target gets all of it or none."
         });
+        if !d.drill {
+            ui.horizontal(|ui| {
+                let l = ui.label("Fill from project");
+                let mut pick = None;
+                egui::ComboBox::from_id_salt("restore_fill")
+                    .selected_text("(choose)")
+                    .show_ui(ui, |ui| {
+                        for (id, name) in &projects {
+                            if ui.selectable_label(false, name).clicked() {
+                                pick = Some(*id);
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                if let Some(id) = pick {
+                    d.fill_from = Some(id);
+                    fetch = Some(Command::Reveal { project: id, slot: "db_url" });
+                }
+            });
+        }
         egui::Grid::new("restore_fields").num_columns(2).show(ui, |ui| {
             field(
                 ui,
@@ -279,6 +307,9 @@ fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
     });
     if modal.should_close() {
         close = true;
+    }
+    if let Some(c) = fetch {
+        state.send(c);
     }
     if let Some(c) = go {
         state.send(c);

@@ -292,6 +292,8 @@ pub struct RestoreDialog {
     pub confirm: Option<(String, String)>,
     /// What the user typed.
     pub typed: String,
+    /// The project whose URL is being fetched into `url`.
+    pub fill_from: Option<ProjectId>,
 }
 
 /// A question that must be answered before something is destroyed.
@@ -565,6 +567,14 @@ impl UiState {
             }
             Event::Revealed(project, slot, value) => {
                 let Some(v) = value else { return };
+                if let Some(d) = &mut self.restore_dialog
+                    && d.fill_from == Some(project)
+                    && slot == "db_url"
+                {
+                    d.url = v;
+                    d.fill_from = None;
+                    return;
+                }
                 // An edit form waiting for its secrets gets them; otherwise
                 // the value backs a reveal toggle.
                 if let Some(f) = &mut self.project_form
@@ -599,6 +609,7 @@ impl UiState {
                     url,
                     confirm: Some((dbname, message)),
                     typed: String::new(),
+                    fill_from: None,
                 });
             }
             Event::JobSaved(name) => {

@@ -148,7 +148,7 @@ pub fn backup(
             b.project_name,
             b.path.display(),
             output::bytes(b.bytes),
-            b.rows,
+            crate::domain::human_count(b.rows),
             b.duration()
                 .map(|d| d.num_milliseconds() as f64 / 1000.0)
                 .unwrap_or(0.0)
@@ -388,7 +388,13 @@ pub fn restore(
         cancel.clone(),
         a.json,
         engine.restore(req, progress, cancel),
-    )?;
+    )
+    .map_err(|e| match e {
+        EngineError::NeedsConfirmation(m) => {
+            EngineError::NeedsConfirmation(format!("{m}. Pass --yes to go ahead."))
+        }
+        e => e,
+    })?;
     if a.json {
         output::json(&report);
         return Ok(0);

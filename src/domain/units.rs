@@ -29,6 +29,19 @@ pub fn human_duration_ms(ms: i64) -> String {
     }
 }
 
+/// `2404916` → `2,404,916`.
+pub fn human_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -39,5 +52,8 @@ mod tests {
         assert_eq!(super::human_duration_ms(3_725_000), "1h 2m 5s");
         assert_eq!(super::human_duration_ms(61_000), "1m 1s");
         assert_eq!(super::human_duration_ms(4_250), "4.2s");
+        assert_eq!(super::human_count(2_404_916), "2,404,916");
+        assert_eq!(super::human_count(999), "999");
+        assert_eq!(super::human_count(1000), "1,000");
     }
 }

@@ -326,8 +326,7 @@ impl Engine {
         if non_empty && !req.confirmed {
             return Err(EngineError::NeedsConfirmation(format!(
                 "the target database \"{}\" already has {} table(s) (such as {}): restoring \
-                 replaces them. Pass --yes to go ahead (the desktop app asks you to type the \
-                 database name); nothing was changed",
+                 replaces them; nothing was changed",
                 req.target.dbname_or_default(),
                 state.user_tables.len(),
                 state.user_tables[..state.user_tables.len().min(3)].join(", ")

@@ -239,7 +239,7 @@ fn a_backup_runs_with_live_progress_and_lands_in_the_history() {
     let b = &h.state().state.data.backups[0];
     assert_eq!(b.rows, 30000);
     assert!(h.query_by_label("completed").is_some());
-    assert!(toast_contains(h.state(), "completed (30000 rows)"));
+    assert!(toast_contains(h.state(), "completed (30,000 rows)"));
     // Verify from the row.
     click(&mut h, "Verify");
     step_until(&mut h, "the verify", |a| toast_contains(a, "is intact"));
@@ -290,7 +290,16 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
     unlock(&mut h);
     click(&mut h, "Backups");
     click(&mut h, "Restore…");
-    type_into(&mut h, "Target database URL", &pg.url("postgres"));
+    // Restore into the project's own database: fill the URL from it.
+    click(&mut h, "Fill from project");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "P")
+        .click();
+    step_until(&mut h, "the URL filled in", |a| {
+        a.state
+            .restore_dialog
+            .as_ref()
+            .is_some_and(|d| !d.url.is_empty())
+    });
     click(&mut h, "Restore");
     step_until(&mut h, "the confirmation", |a| {
         a.state
