@@ -761,8 +761,9 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                         Ok(d) if d.ok() => (
                             true,
                             format!(
-                                "Restore drill passed: {} tables, {} rows",
-                                d.tables_checked, d.rows
+                                "Restore drill passed: {} table(s), {} rows",
+                                d.tables_checked,
+                                crate::domain::human_count(d.rows)
                             ),
                         ),
                         Ok(d) => (

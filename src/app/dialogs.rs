@@ -191,9 +191,11 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
             .weak(),
         );
         ui.horizontal(|ui| {
-            start = ui.button("Start backup").clicked();
+            start = ui.button("Start backup").on_hover_text("Enter").clicked();
             close = ui.button("Cancel").clicked();
         });
+        // Enter starts the backup: the dialog's one obvious action.
+        start |= ui.input(|i| i.key_pressed(egui::Key::Enter));
     });
     if modal.should_close() {
         close = true;
@@ -240,7 +242,7 @@ fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
         } else {
             "Checksums are checked first; then roles, schema and data run in one transaction: the target gets all of it or none."
         });
-        if !d.drill {
+        {
             ui.horizontal(|ui| {
                 let l = ui.label("Fill from project");
                 let mut pick = None;
