@@ -5,7 +5,7 @@
 use crate::app::bridge::{Command, TestKey};
 use crate::app::projects_ui::test_report_ui;
 use crate::app::state::{Confirm, TestState, UiState};
-use crate::app::widgets::{error_color, field, field_error};
+use crate::app::widgets::{choice, error_color, field, field_error};
 use crate::domain::{BackupKind, Codec, Compression, Environment, Profile};
 use egui::{Context, Id, Modal, RichText};
 use zeroize::Zeroizing;
@@ -37,17 +37,7 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
                 field_error(ui, &form.errors, "name");
             }
             field(ui, "Description", &mut form.description, "optional", false);
-            let l = ui.label("Environment");
-            egui::ComboBox::from_id_salt("environment")
-                .selected_text(form.environment.as_str())
-                .show_ui(ui, |ui| {
-                    for e in Environment::ALL {
-                        ui.selectable_value(&mut form.environment, e, e.as_str());
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            ui.end_row();
+            choice(ui, "Environment", &mut form.environment, &Environment::ALL, |e| e.as_str());
             field(
                 ui,
                 "Database URL",
@@ -138,43 +128,17 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
             .num_columns(2)
             .spacing([10.0, 8.0])
             .show(ui, |ui| {
-                let l = ui.label("Kind");
-                egui::ComboBox::from_id_salt("kind")
-                    .selected_text(d.kind.as_str())
-                    .show_ui(ui, |ui| {
-                        for k in BackupKind::ALL {
-                            ui.selectable_value(&mut d.kind, k, k.as_str());
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label("Profile");
-                egui::ComboBox::from_id_salt("profile")
-                    .selected_text(d.profile.map(|p| p.as_str()).unwrap_or("automatic"))
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut d.profile, None, "automatic");
-                        ui.selectable_value(&mut d.profile, Some(Profile::Supabase), "supabase");
-                        ui.selectable_value(&mut d.profile, Some(Profile::Postgres), "postgres");
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label("Compression");
-                let before = d.codec;
-                egui::ComboBox::from_id_salt("codec")
-                    .selected_text(d.codec.as_str())
-                    .show_ui(ui, |ui| {
-                        for c in Codec::ALL {
-                            ui.selectable_value(&mut d.codec, c, c.as_str());
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                if d.codec != before {
+                choice(ui, "Kind", &mut d.kind, &BackupKind::ALL, |k| k.as_str());
+                choice(
+                    ui,
+                    "Profile",
+                    &mut d.profile,
+                    &[None, Some(Profile::Supabase), Some(Profile::Postgres)],
+                    |p| p.map(|p| p.as_str()).unwrap_or("automatic"),
+                );
+                if choice(ui, "Compression", &mut d.codec, &Codec::ALL, |c| c.as_str()) {
                     d.level = d.codec.default_level();
                 }
-                ui.end_row();
                 if d.codec != Codec::None {
                     let l = ui.label("Level");
                     ui.add(egui::Slider::new(&mut d.level, d.codec.level_range()))

@@ -3,7 +3,7 @@
 
 use crate::app::bridge::Command;
 use crate::app::state::{Confirm, JobForm, UiState};
-use crate::app::widgets::{error_color, field, field_error, ok_color};
+use crate::app::widgets::{choice, error_color, field, field_error, ok_color};
 use crate::domain::{BackupKind, RunStatus};
 use crate::scheduler::CronSpec;
 use egui::{Context, Id, Modal, RichText, Ui};
@@ -168,17 +168,7 @@ pub fn job_form_ui(ctx: &Context, state: &mut UiState) {
                     }
                 });
                 ui.end_row();
-                let l = ui.label("Kind");
-                egui::ComboBox::from_id_salt("job_kind")
-                    .selected_text(form.kind.as_str())
-                    .show_ui(ui, |ui| {
-                        for k in BackupKind::ALL {
-                            ui.selectable_value(&mut form.kind, k, k.as_str());
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
+                choice(ui, "Kind", &mut form.kind, &BackupKind::ALL, |k| k.as_str());
                 field(
                     ui,
                     "Keep last",

@@ -27,6 +27,30 @@ pub fn field(
     r
 }
 
+/// A labelled drop-down in a two-column grid row; returns true when the
+/// value changed.
+pub fn choice<T: PartialEq + Copy>(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut T,
+    options: &[T],
+    name: impl Fn(&T) -> &'static str,
+) -> bool {
+    let before = *value;
+    let l = ui.label(label);
+    egui::ComboBox::from_id_salt(label)
+        .selected_text(name(value))
+        .show_ui(ui, |ui| {
+            for o in options {
+                ui.selectable_value(value, *o, name(o));
+            }
+        })
+        .response
+        .labelled_by(l.id);
+    ui.end_row();
+    *value != before
+}
+
 /// The error for `name`, in red under its field (a grid row).
 pub fn field_error(ui: &mut Ui, errors: &ValidationErrors, name: &str) {
     if let Some(e) = errors.for_field(name) {
