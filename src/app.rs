@@ -165,9 +165,9 @@ impl SupabackupApp {
                 ui.separator();
                 let selected = s
                     .selected_project
-                    .and_then(|id| s.data.projects.iter().find(|p| p.view.id == id))
-                    .map(|p| p.view.name.clone())
-                    .unwrap_or_else(|| "(no project)".into());
+                    .and_then(|id| s.data.project_name(id))
+                    .unwrap_or("(no project)")
+                    .to_string();
                 egui::ComboBox::from_label("Active project")
                     .selected_text(selected)
                     .show_ui(ui, |ui| {

@@ -105,11 +105,9 @@ fn filters_ui(ui: &mut Ui, state: &mut UiState) {
             None => "All projects".to_string(),
             Some(id) => state
                 .data
-                .projects
-                .iter()
-                .find(|p| p.view.id == id)
-                .map(|p| p.view.name.clone())
-                .unwrap_or_else(|| "(removed project)".into()),
+                .project_name(id)
+                .unwrap_or("(removed project)")
+                .to_string(),
         };
         let current = project_name(state.history.project);
         let mut project = state.history.project;

@@ -139,6 +139,24 @@ pub struct Snapshot {
     pub data_dir: PathBuf,
 }
 
+impl Snapshot {
+    /// The name of the project with this id, if it still exists.
+    pub fn project_name(&self, id: ProjectId) -> Option<&str> {
+        self.projects
+            .iter()
+            .find(|p| p.view.id == id)
+            .map(|p| p.view.name.as_str())
+    }
+
+    /// Every project as (id, name), for pickers.
+    pub fn project_choices(&self) -> Vec<(ProjectId, String)> {
+        self.projects
+            .iter()
+            .map(|p| (p.view.id, p.view.name.clone()))
+            .collect()
+    }
+}
+
 /// A running task, for the progress bars.
 #[derive(Debug, Clone)]
 pub struct TaskInfo {

@@ -114,11 +114,9 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
     };
     let name = state
         .data
-        .projects
-        .iter()
-        .find(|p| p.view.id == d.project)
-        .map(|p| p.view.name.clone())
-        .unwrap_or_default();
+        .project_name(d.project)
+        .unwrap_or_default()
+        .to_string();
     let mut start = false;
     let mut close = false;
     let modal = Modal::new(Id::unique("backup_dialog")).show(ctx, |ui| {
@@ -182,12 +180,7 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
 }
 
 fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
-    let projects: Vec<(crate::domain::ProjectId, String)> = state
-        .data
-        .projects
-        .iter()
-        .map(|p| (p.view.id, p.view.name.clone()))
-        .collect();
+    let projects = state.data.project_choices();
     let Some(d) = &mut state.restore_dialog else {
         return;
     };

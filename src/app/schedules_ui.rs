@@ -50,14 +50,7 @@ pub fn schedules_ui(ui: &mut Ui, state: &mut UiState) {
             ui.end_row();
             for j in &state.data.jobs {
                 ui.label(&j.name);
-                let project = state
-                    .data
-                    .projects
-                    .iter()
-                    .find(|p| p.view.id == j.project_id)
-                    .map(|p| p.view.name.clone())
-                    .unwrap_or_default();
-                ui.label(project);
+                ui.label(state.data.project_name(j.project_id).unwrap_or_default());
                 match CronSpec::parse(&j.cron) {
                     Ok(c) => ui.label(c.describe()).on_hover_text(&j.cron),
                     Err(e) => ui.label(RichText::new(e.rule).color(error_color(ui))),
@@ -112,12 +105,7 @@ pub fn job_form_ui(ctx: &Context, state: &mut UiState) {
     };
     let mut close = false;
     let mut save = None;
-    let projects: Vec<(crate::domain::ProjectId, String)> = state
-        .data
-        .projects
-        .iter()
-        .map(|p| (p.view.id, p.view.name.clone()))
-        .collect();
+    let projects = state.data.project_choices();
     let modal = Modal::new(Id::unique("job_form")).show(ctx, |ui| {
         ui.set_width(620.0);
         ui.heading(if form.id.is_some() {
