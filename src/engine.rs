@@ -82,21 +82,17 @@ impl Engine {
             .ensure()
             .map_err(|e| EngineError::io("cannot create the data dir", &data_dir.root, e))?;
         let catalog = Catalog::open(&data_dir.catalog_path())?;
-        let slots = catalog
-            .setting(crate::domain::SettingKey::Concurrency.as_str())?
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(2)
-            .max(1);
         let engine = Self {
             inner: Arc::new(Inner {
                 data_dir,
                 catalog,
                 vault: RwLock::new(None),
-                run_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-                run_slot_total: std::sync::atomic::AtomicUsize::new(slots),
+                run_slots: Arc::new(tokio::sync::Semaphore::new(0)),
+                run_slot_total: std::sync::atomic::AtomicUsize::new(0),
                 project_locks: Default::default(),
             }),
         };
+        engine.resize_run_slots(engine.concurrency()?);
         engine.recover_interrupted()?;
         Ok(engine)
     }

@@ -9,7 +9,7 @@ mod error;
 mod server;
 mod version;
 
-pub use client::{connect, quote_ident, quote_literal};
+pub use client::{connect, db_message, quote_ident, quote_literal};
 pub use diagnose::{Finding, Severity, SupabaseHost, diagnose_url, supabase_host};
 pub use discover::{ToolSet, choose_tools, discover_tools, search_dirs};
 pub use error::PgError;

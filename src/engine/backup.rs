@@ -6,7 +6,7 @@ use crate::domain::{
     ProjectId,
 };
 use crate::engine::cancel::or_cancel;
-use crate::engine::child::{ChildSlot, ToolRun};
+use crate::engine::child::{ToolRun, run_killable};
 use crate::engine::codec::private_dir;
 use crate::engine::dump::{PartOutput, PartSpec, run_part};
 use crate::engine::manifest::{Manifest, sync_dir};
@@ -16,11 +16,11 @@ use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
 use crate::engine::sqlstream::LineFilter;
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
-use crate::pgtools::{Severity, choose_tools, connect, diagnose_url, discover_tools, server_info};
+use crate::pgtools::{Severity, choose_tools, connect, db_message, diagnose_url, server_info};
 use chrono::Utc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 /// What to back up.
 #[derive(Debug, Clone)]
@@ -196,11 +196,7 @@ impl Engine {
             .unwrap_or_else(|| default_profile(&info, Some(&server)));
         record.profile = profile;
         record.server_version = Some(server.version.to_string());
-        let override_dir = self.pg_bin_override()?;
-        let dirs = override_dir.clone();
-        let sets = tokio::task::spawn_blocking(move || discover_tools(dirs.as_deref()))
-            .await
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        let (sets, override_dir) = self.find_tools().await?;
         let tools = choose_tools(&sets, server.version, override_dir.as_deref())?;
         record.pg_dump_version = Some(tools.version.to_string());
         let pg_dumpall = tools.pg_dumpall.clone();
@@ -220,9 +216,7 @@ impl Engine {
         let pg = |e: tokio_postgres::Error| {
             EngineError::Failed(format!(
                 "cannot open the backup snapshot: {}",
-                e.as_db_error()
-                    .map(|d| d.message().to_string())
-                    .unwrap_or_else(|| e.to_string())
+                db_message(e)
             ))
         };
         let (snapshot, plan) = or_cancel(cancel, async {
@@ -376,26 +370,8 @@ async fn run_blocking<F: LineFilter + 'static>(
     progress: &Arc<Progress>,
     cancel: &CancelToken,
 ) -> Result<PartOutput<F>, EngineError> {
-    let slot: Arc<Mutex<Option<ChildSlot>>> = Arc::new(Mutex::new(None));
-    let watcher = tokio::spawn({
-        let cancel = cancel.clone();
-        let slot = slot.clone();
-        async move {
-            cancel.cancelled().await;
-            if let Some(s) = slot.lock().ok().and_then(|g| g.clone()) {
-                s.kill();
-            }
-        }
-    });
     let (p, c) = (progress.clone(), cancel.clone());
-    let result = tokio::task::spawn_blocking(move || {
-        run_part(spec, &p, &c, |child| {
-            if let Ok(mut g) = slot.lock() {
-                *g = Some(child);
-            }
-        })
-    })
-    .await;
-    watcher.abort();
-    result.map_err(|e| EngineError::Failed(format!("the backup task stopped: {e}")))?
+    run_killable(cancel, move |slot| run_part(spec, &p, &c, &slot))
+        .await
+        .map_err(|e| EngineError::Failed(format!("the backup task stopped: {e}")))?
 }

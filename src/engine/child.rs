@@ -2,7 +2,7 @@
 //! its own environment only (never argv), stderr is captured (capped) with
 //! secrets masked, and the child can be killed from another thread.
 
-use crate::engine::EngineError;
+use crate::engine::{CancelToken, EngineError};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -41,8 +41,14 @@ impl ToolRun {
         }
     }
 
-    /// Spawns with the given stdin and stdout; stderr is captured.
-    pub fn spawn(&self, stdin: Stdio, stdout: Stdio) -> Result<Running, EngineError> {
+    /// Spawns with the given stdin and stdout into `slot` (so whoever holds
+    /// a clone of it can kill the child); stderr is captured.
+    pub fn spawn(
+        &self,
+        slot: &ChildSlot,
+        stdin: Stdio,
+        stdout: Stdio,
+    ) -> Result<Running, EngineError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(stdin)
@@ -77,15 +83,37 @@ impl ToolRun {
             }
             String::from_utf8_lossy(&kept).to_string()
         });
+        if let Ok(mut guard) = slot.0.lock() {
+            *guard = Some(child);
+        }
         Ok(Running {
-            slot: ChildSlot(Arc::new(Mutex::new(Some(child)))),
+            slot: slot.clone(),
             stderr: Some(reader),
         })
     }
 }
 
+/// Runs `work` on the blocking pool with an empty slot for the child it
+/// spawns: a cancel kills that child.
+pub async fn run_killable<T: Send + 'static>(
+    cancel: &CancelToken,
+    work: impl FnOnce(ChildSlot) -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let slot = ChildSlot::default();
+    let watcher = tokio::spawn({
+        let (cancel, slot) = (cancel.clone(), slot.clone());
+        async move {
+            cancel.cancelled().await;
+            slot.kill();
+        }
+    });
+    let result = tokio::task::spawn_blocking(move || work(slot)).await;
+    watcher.abort();
+    result
+}
+
 /// A child another thread can kill.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct ChildSlot(Arc<Mutex<Option<Child>>>);
 
 impl ChildSlot {

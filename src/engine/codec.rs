@@ -169,11 +169,6 @@ pub fn private_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens a part file for reading, decompressing as its codec says.
-pub fn open_reader(path: &Path, codec: Codec) -> io::Result<Box<dyn Read + Send>> {
-    decoder(File::open(path)?, codec)
-}
-
 /// A decompressing reader over `r` (all frames / streams, to the end).
 pub fn decoder<R: Read + Send + 'static>(r: R, codec: Codec) -> io::Result<Box<dyn Read + Send>> {
     let buffered = BufReader::with_capacity(1 << 20, r);
@@ -252,7 +247,7 @@ mod tests {
             let (bytes, sha) = w.finish().unwrap();
             assert_eq!(sha256_file(&path).unwrap(), (bytes, sha));
             let mut back = Vec::new();
-            open_reader(&path, codec)
+            decoder(File::open(&path).unwrap(), codec)
                 .unwrap()
                 .read_to_end(&mut back)
                 .unwrap();
@@ -281,7 +276,9 @@ mod tests {
             bytes[mid] ^= 0x55;
             std::fs::write(&path, &bytes).unwrap();
             let mut out = Vec::new();
-            let r = open_reader(&path, codec).unwrap().read_to_end(&mut out);
+            let r = decoder(File::open(&path).unwrap(), codec)
+                .unwrap()
+                .read_to_end(&mut out);
             assert!(r.is_err() || out != data, "{codec}: damage went unnoticed");
         }
     }

@@ -5,7 +5,7 @@ use crate::domain::{ConnInfo, Level};
 use crate::engine::restore::RestoreRequest;
 use crate::engine::test_connection::CONNECT_TIMEOUT;
 use crate::engine::{CancelToken, Engine, EngineError, Manifest, Progress};
-use crate::pgtools::{connect, quote_ident};
+use crate::pgtools::{connect, db_message, quote_ident};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -76,9 +76,7 @@ impl Engine {
             EngineError::Failed(format!(
                 "cannot create the drill database {scratch}: {} (the drill needs a role that may \
                  CREATE DATABASE on that server)",
-                e.as_db_error()
-                    .map(|d| d.message().to_string())
-                    .unwrap_or_else(|| e.to_string())
+                db_message(e)
             ))
         })?;
         let target = server.with_dbname(&scratch);

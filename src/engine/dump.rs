@@ -50,16 +50,15 @@ pub fn write_error(path: &Path, e: std::io::Error) -> EngineError {
 }
 
 /// Runs one part to completion. Blocking: call from `spawn_blocking`.
-/// `on_spawn` receives the child so a cancel can kill it.
+/// The child goes into `slot` so a cancel can kill it.
 pub fn run_part<F: LineFilter>(
     spec: PartSpec<F>,
     progress: &Progress,
     cancel: &CancelToken,
-    on_spawn: impl FnOnce(ChildSlot),
+    slot: &ChildSlot,
 ) -> Result<PartOutput<F>, EngineError> {
     let written_before = progress.bytes_written.load(Ordering::Relaxed);
-    let running = spec.tool.spawn(Stdio::null(), Stdio::piped())?;
-    on_spawn(running.slot.clone());
+    let running = spec.tool.spawn(slot, Stdio::null(), Stdio::piped())?;
     let mut stdout = running
         .slot
         .with(|c| c.stdout.take())

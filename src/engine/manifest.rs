@@ -3,9 +3,9 @@
 
 use crate::domain::{BackupId, BackupKind, Compression, PartInfo, Profile, ProjectId, TableRows};
 use crate::engine::EngineError;
-use crate::engine::codec::sha256_file;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
@@ -67,20 +67,26 @@ impl Manifest {
 
     /// Reads `<dir>/manifest.json`.
     pub fn read(dir: &Path) -> Result<Self, EngineError> {
+        Ok(Self::read_with_sha(dir)?.0)
+    }
+
+    /// Reads `<dir>/manifest.json` and the SHA-256 of the bytes it parsed.
+    pub fn read_with_sha(dir: &Path) -> Result<(Self, String), EngineError> {
         let path = dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let bytes = std::fs::read(&path).map_err(|e| {
             EngineError::io(
                 "cannot read the backup's manifest (is this a supabackup backup folder?)",
                 &path,
                 e,
             )
         })?;
-        serde_json::from_str(&text).map_err(|e| {
+        let manifest = serde_json::from_slice(&bytes).map_err(|e| {
             EngineError::Failed(format!(
                 "the manifest is damaged ({e}): the backup cannot be trusted ({})",
                 path.display()
             ))
-        })
+        })?;
+        Ok((manifest, hex::encode(Sha256::digest(&bytes))))
     }
 
     /// Writes `manifest.json` then `SHA256SUMS` (parts and manifest), each
@@ -90,8 +96,7 @@ impl Manifest {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| EngineError::Failed(format!("cannot encode the manifest: {e}")))?;
         write_synced(&path, &json)?;
-        let (_, manifest_sha) =
-            sha256_file(&path).map_err(|e| EngineError::io("cannot read back", &path, e))?;
+        let manifest_sha = hex::encode(Sha256::digest(&json));
         let mut sums = String::new();
         for p in &self.parts {
             sums.push_str(&format!("{}  {}\n", p.sha256, p.file));

@@ -4,7 +4,7 @@
 
 use crate::domain::{Part, Profile};
 use crate::engine::profile::{excluded_schemas, schema_matches};
-use crate::pgtools::{quote_ident, quote_literal};
+use crate::pgtools::{db_message, quote_ident, quote_literal};
 use tokio_postgres::Client;
 
 /// Facts gathered inside the snapshot, used to build the parts.
@@ -26,12 +26,6 @@ pub struct DumpPlan {
     pub data_appendix: String,
 }
 
-fn db_err(e: tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map(|d| d.message().to_string())
-        .unwrap_or_else(|| e.to_string())
-}
-
 /// Gathers the plan; `client` is inside the snapshot transaction.
 pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String> {
     let all: Vec<String> = client
@@ -41,7 +35,7 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
             &[],
         )
         .await
-        .map_err(db_err)?
+        .map_err(db_message)?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -71,7 +65,7 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
             &[],
         )
         .await
-        .map_err(db_err)?
+        .map_err(db_message)?
         .map(|r| r.get::<_, bool>(0))
         .unwrap_or(false);
     // relpages needs no lock (pg_table_size would wait behind any exclusive
@@ -86,7 +80,7 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
             &[&plan.data_schemas],
         )
         .await
-        .map_err(db_err)
+        .map_err(db_message)
         .map(|r| {
             let pages = r.get::<_, i64>(0).max(0) as u64;
             if pages > 0 { pages } else { r.get::<_, i64>(1).max(0) as u64 }
@@ -95,7 +89,7 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
     client
         .batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     if profile == Profile::Supabase && !plan.managed_schemas.is_empty() {
         plan.schema_appendix = platform_attachments(client, &plan.managed_schemas).await?;
     }
@@ -121,7 +115,7 @@ async fn platform_attachments(client: &Client, managed: &[String]) -> Result<Str
             &[&managed],
         )
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     for r in &triggers {
         let (schema, table, name, def, enabled): (String, String, String, String, String) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
@@ -154,7 +148,7 @@ async fn platform_attachments(client: &Client, managed: &[String]) -> Result<Str
             &[&managed],
         )
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     let mut rls_tables = Vec::new();
     for r in &policies {
         let schema: String = r.get(0);
@@ -207,7 +201,7 @@ async fn platform_attachments(client: &Client, managed: &[String]) -> Result<Str
             &[&managed],
         )
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     for r in &published {
         let (schema, table): (String, String) = (r.get(0), r.get(1));
         sql.push_str(&format!(
@@ -239,7 +233,7 @@ async fn matview_refreshes(client: &Client, schemas: &[String]) -> Result<String
             &[&schemas],
         )
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     if views.is_empty() {
         return Ok(String::new());
     }
@@ -253,7 +247,7 @@ async fn matview_refreshes(client: &Client, schemas: &[String]) -> Result<String
             &[],
         )
         .await
-        .map_err(db_err)?;
+        .map_err(db_message)?;
     let nodes: Vec<(u32, String)> = views
         .iter()
         .map(|r| {

@@ -217,9 +217,9 @@ impl Engine {
             description: project.description.clone(),
             environment: project.environment.to_string(),
             db_url: match self.project_secret(project, "db_url")? {
+                Some(url) if !url.trim().is_empty() => ConnInfo::parse(&url)?.masked(),
                 // A placeholder from `catalog rebuild` has none yet.
-                Some(url) if url.trim().is_empty() => "(not set: edit the project)".to_string(),
-                _ => self.project_conninfo(project)?.masked(),
+                _ => "(not set: edit the project)".to_string(),
             },
             service_key: masked("service_key")?,
             anon_key: masked("anon_key")?,

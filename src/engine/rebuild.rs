@@ -57,7 +57,7 @@ impl Engine {
         let mut report = RebuildReport::default();
         for dir in manifest_dirs(&root) {
             report.found += 1;
-            let manifest = match check_checksums(&dir, None) {
+            let (manifest, manifest_sha) = match check_checksums(&dir, None) {
                 Ok(m) => m,
                 Err(e) => {
                     report.skipped.push((dir, e.to_string()));
@@ -94,7 +94,8 @@ impl Engine {
                 self.catalog().insert_project(&placeholder)?;
                 report.placeholders.push(name);
             }
-            self.catalog().put_backup(&record_from(&manifest, &dir))?;
+            self.catalog()
+                .put_backup(&record_from(&manifest, manifest_sha, &dir))?;
             report.restored += 1;
         }
         self.log(
@@ -124,10 +125,7 @@ impl Engine {
     }
 }
 
-fn record_from(m: &Manifest, dir: &Path) -> Backup {
-    let manifest_sha = crate::engine::codec::sha256_file(&dir.join(MANIFEST))
-        .map(|(_, s)| s)
-        .ok();
+fn record_from(m: &Manifest, manifest_sha: String, dir: &Path) -> Backup {
     Backup {
         id: m.id,
         project_id: m.project_id,
@@ -142,7 +140,7 @@ fn record_from(m: &Manifest, dir: &Path) -> Backup {
         rows: m.rows(),
         started_at: m.started_at,
         finished_at: Some(m.finished_at),
-        manifest_sha256: manifest_sha,
+        manifest_sha256: Some(manifest_sha),
         error: None,
         pinned: false,
         job_id: None,

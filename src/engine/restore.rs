@@ -4,15 +4,15 @@
 
 use crate::domain::{BackupId, ConnInfo, Level, Part, Profile};
 use crate::engine::cancel::or_cancel;
-use crate::engine::child::{ToolRun, tail};
+use crate::engine::child::{ChildSlot, ToolRun, run_killable, tail};
 use crate::engine::codec::{decoder, sha256_file};
-use crate::engine::manifest::{MANIFEST, Manifest};
+use crate::engine::manifest::Manifest;
 use crate::engine::profile::{SUPABASE_MANAGED_SCHEMAS, schema_matches};
 use crate::engine::sqlfilter::REPLICA_LINE;
 use crate::engine::sqlstream::{LineFilter, SqlStream};
 use crate::engine::test_connection::CONNECT_TIMEOUT;
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
-use crate::pgtools::{ToolSet, connect, discover_tools, quote_ident, quote_literal, server_info};
+use crate::pgtools::{ToolSet, connect, db_message, quote_ident, quote_literal, server_info};
 use serde::Serialize;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -53,22 +53,19 @@ pub struct RestoreReport {
 }
 
 /// Checks every part's SHA-256 (and the manifest's, when the catalog knows
-/// it) before anything touches the target.
+/// it) before anything touches the target. Returns the manifest and its
+/// SHA-256.
 pub fn check_checksums(
     dir: &Path,
     expected_manifest: Option<&str>,
-) -> Result<Manifest, EngineError> {
-    let manifest = Manifest::read(dir)?;
-    if let Some(expected) = expected_manifest {
-        let (_, sha) = sha256_file(&dir.join(MANIFEST))
-            .map_err(|e| EngineError::io("cannot read", dir.join(MANIFEST), e))?;
-        if sha != expected {
-            return Err(EngineError::Failed(
-                "manifest.json does not match the catalog's checksum: the backup was changed; \
-                 nothing was restored"
-                    .into(),
-            ));
-        }
+) -> Result<(Manifest, String), EngineError> {
+    let (manifest, manifest_sha) = Manifest::read_with_sha(dir)?;
+    if expected_manifest.is_some_and(|expected| manifest_sha != expected) {
+        return Err(EngineError::Failed(
+            "manifest.json does not match the catalog's checksum: the backup was changed; \
+             nothing was restored"
+                .into(),
+        ));
     }
     for p in &manifest.parts {
         let path = dir.join(&p.file);
@@ -82,7 +79,7 @@ pub fn check_checksums(
             )));
         }
     }
-    Ok(manifest)
+    Ok((manifest, manifest_sha))
 }
 
 /// Passes lines through; drops the replica line when the target forbids it.
@@ -117,12 +114,7 @@ async fn inspect_target(
     let client = connect(target, CONNECT_TIMEOUT).await?;
     let server = server_info(&client, target).await?;
     let q = |e: tokio_postgres::Error| {
-        EngineError::Failed(format!(
-            "cannot inspect the target: {}",
-            e.as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string())
-        ))
+        EngineError::Failed(format!("cannot inspect the target: {}", db_message(e)))
     };
     let rows = client
         .query(
@@ -316,7 +308,7 @@ impl Engine {
         progress.set_current("checking checksums");
         let (dir, expected, _) = self.locate_backup(&req.source)?;
         let d = dir.clone();
-        let manifest =
+        let (manifest, _) =
             tokio::task::spawn_blocking(move || check_checksums(&d, expected.as_deref()))
                 .await
                 .map_err(|e| EngineError::Failed(e.to_string()))??;
@@ -332,10 +324,7 @@ impl Engine {
                 state.user_tables[..state.user_tables.len().min(3)].join(", ")
             )));
         }
-        let override_dir = self.pg_bin_override()?;
-        let sets = tokio::task::spawn_blocking(move || discover_tools(override_dir.as_deref()))
-            .await
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        let (sets, _) = self.find_tools().await?;
         let psql = newest_psql(&sets)?;
 
         let mut warnings = Vec::new();
@@ -397,30 +386,11 @@ impl Engine {
         let strip_replica = !state.replica_allowed;
         let m = manifest.clone();
         let (p, c, d) = (progress.clone(), cancel.clone(), dir.clone());
-        let slot = Arc::new(std::sync::Mutex::new(None));
-        let watcher = tokio::spawn({
-            let cancel = cancel.clone();
-            let slot = slot.clone();
-            async move {
-                cancel.cancelled().await;
-                if let Some(s) = slot.lock().ok().and_then(
-                    |g: std::sync::MutexGuard<Option<crate::engine::child::ChildSlot>>| g.clone(),
-                ) {
-                    s.kill();
-                }
-            }
-        });
-        let rows = tokio::task::spawn_blocking(move || {
-            feed_psql(&tool, &d, &m, &prefixes, strip_replica, &p, &c, |s| {
-                if let Ok(mut g) = slot.lock() {
-                    *g = Some(s);
-                }
-            })
+        let rows = run_killable(cancel, move |slot| {
+            feed_psql(&tool, &d, &m, &prefixes, strip_replica, &p, &c, &slot)
         })
         .await
-        .map_err(|e| EngineError::Failed(e.to_string()));
-        watcher.abort();
-        let rows = rows??;
+        .map_err(|e| EngineError::Failed(e.to_string()))??;
         Ok(RestoreReport {
             backup_id: manifest.id,
             target: req.target.masked(),
@@ -452,10 +422,9 @@ fn feed_psql(
     strip_replica: bool,
     progress: &Progress,
     cancel: &CancelToken,
-    on_spawn: impl FnOnce(crate::engine::child::ChildSlot),
+    slot: &ChildSlot,
 ) -> Result<u64, EngineError> {
-    let running = tool.spawn(Stdio::piped(), Stdio::null())?;
-    on_spawn(running.slot.clone());
+    let running = tool.spawn(slot, Stdio::piped(), Stdio::null())?;
     let mut stdin = running
         .slot
         .with(|c| c.stdin.take())

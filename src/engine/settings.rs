@@ -39,7 +39,7 @@ impl Engine {
         }
         self.catalog().set_setting(key.as_str(), Some(&value))?;
         if key == SettingKey::Concurrency {
-            self.resize_run_slots(value.parse().unwrap_or(2));
+            self.resize_run_slots(self.concurrency()?);
         }
         self.log(Level::Info, None, format!("setting {key} = {value}"));
         Ok(value)

@@ -8,6 +8,7 @@ use crate::pgtools::{
     server_info, supabase_host,
 };
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The outcome of a connection test. Failures are inside, so the diagnosis
@@ -63,7 +64,6 @@ impl Engine {
 
     /// Tests a connection string (the add form's "Test connection").
     pub async fn test_conninfo(&self, info: &ConnInfo) -> Result<TestReport, EngineError> {
-        let override_dir = self.pg_bin_override()?;
         let mut report = TestReport {
             db_url: info.masked(),
             findings: diagnose_url(info),
@@ -73,13 +73,10 @@ impl Engine {
             tools_error: None,
             profile: None,
         };
-        let sets = tokio::task::spawn_blocking(move || discover_tools(override_dir.as_deref()))
-            .await
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        let (sets, override_dir) = self.find_tools().await?;
         match connect(info, CONNECT_TIMEOUT).await {
             Ok(client) => match server_info(&client, info).await {
                 Ok(server) => {
-                    let override_dir = self.pg_bin_override()?;
                     match choose_tools(&sets, server.version, override_dir.as_deref()) {
                         Ok(t) => report.tools = Some(t),
                         Err(e) => report.tools_error = Some(e.to_string()),
@@ -92,5 +89,16 @@ impl Engine {
             Err(e) => report.connect_error = Some(e.to_string()),
         }
         Ok(report)
+    }
+
+    /// The PostgreSQL client tool sets on this machine (looked for on the
+    /// blocking pool), and the pg-bin-dir setting they were looked for with.
+    pub(crate) async fn find_tools(&self) -> Result<(Vec<ToolSet>, Option<PathBuf>), EngineError> {
+        let override_dir = self.pg_bin_override()?;
+        let dirs = override_dir.clone();
+        let sets = tokio::task::spawn_blocking(move || discover_tools(dirs.as_deref()))
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        Ok((sets, override_dir))
     }
 }

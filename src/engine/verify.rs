@@ -134,7 +134,7 @@ pub fn verify_dir(
         parts: Vec::new(),
         problems: Vec::new(),
     };
-    let manifest = match Manifest::read(dir) {
+    let (manifest, sha) = match Manifest::read_with_sha(dir) {
         Ok(m) => m,
         Err(e) => {
             report.problems.push(e.to_string());
@@ -142,41 +142,31 @@ pub fn verify_dir(
         }
     };
     report.backup_id = Some(manifest.id);
-    match sha256_file(&dir.join(MANIFEST)) {
-        Ok((_, sha)) => {
-            if let Some(expected) = expected_manifest_sha
-                && sha != expected
-            {
-                report.problems.push(
-                    "manifest.json does not match the checksum the catalog recorded: it was \
-                     changed or damaged"
-                        .into(),
-                );
+    if expected_manifest_sha.is_some_and(|expected| sha != expected) {
+        report.problems.push(
+            "manifest.json does not match the checksum the catalog recorded: it was changed or \
+             damaged"
+                .into(),
+        );
+    }
+    match read_sums(dir) {
+        Ok(sums) => {
+            let listed = |file: &str| sums.iter().find(|(_, f)| f == file).map(|(s, _)| s.clone());
+            if listed(MANIFEST).as_deref() != Some(sha.as_str()) {
+                report
+                    .problems
+                    .push("SHA256SUMS does not match manifest.json".into());
             }
-            match read_sums(dir) {
-                Ok(sums) => {
-                    let listed =
-                        |file: &str| sums.iter().find(|(_, f)| f == file).map(|(s, _)| s.clone());
-                    if listed(MANIFEST).as_deref() != Some(sha.as_str()) {
-                        report
-                            .problems
-                            .push("SHA256SUMS does not match manifest.json".into());
-                    }
-                    for p in &manifest.parts {
-                        if listed(&p.file).as_deref() != Some(p.sha256.as_str()) {
-                            report.problems.push(format!(
-                                "SHA256SUMS and manifest.json disagree about {}",
-                                p.file
-                            ));
-                        }
-                    }
+            for p in &manifest.parts {
+                if listed(&p.file).as_deref() != Some(p.sha256.as_str()) {
+                    report.problems.push(format!(
+                        "SHA256SUMS and manifest.json disagree about {}",
+                        p.file
+                    ));
                 }
-                Err(e) => report.problems.push(e.to_string()),
             }
         }
-        Err(e) => report
-            .problems
-            .push(format!("cannot read manifest.json: {e}")),
+        Err(e) => report.problems.push(e.to_string()),
     }
     progress.estimated_total.store(
         manifest.parts.iter().map(|p| p.bytes).sum(),

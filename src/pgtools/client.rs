@@ -278,6 +278,13 @@ fn ipv6_hint(info: &ConnInfo) -> String {
     }
 }
 
+/// A query error in one line: the server's own message when it sent one.
+pub fn db_message(e: tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
 /// Turns a connection error into what happened and what to do.
 fn describe(e: &tokio_postgres::Error, info: &ConnInfo, timeout: Duration) -> String {
     let user = info.user.as_deref().unwrap_or("postgres");

@@ -1,7 +1,7 @@
 //! Facts about a server: version, size, TLS, Supabase schemas.
 
 use crate::domain::ConnInfo;
-use crate::pgtools::client::target;
+use crate::pgtools::client::{db_message, target};
 use crate::pgtools::{PgError, PgVersion};
 use serde::Serialize;
 
@@ -42,10 +42,7 @@ pub async fn server_info(
         .await
         .map_err(|e| PgError::Query {
             target: target(info),
-            reason: e
-                .as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string()),
+            reason: db_message(e),
         })?;
     let num: i32 = row.get(0);
     Ok(ServerInfo {
