@@ -51,7 +51,7 @@ impl Catalog {
     fn init(db: Database, path: PathBuf) -> Result<Self, StoreError> {
         // Most opens find everything in place: check with a read so that a
         // plain open (or a refused password) commits nothing.
-        if Self::is_current(&db, &path)? {
+        if Self::is_current(&db)? {
             return Ok(Self { db, path });
         }
         let txn = db.begin_write()?;
@@ -92,9 +92,9 @@ impl Catalog {
         Ok(Self { db, path })
     }
 
-    /// True when the schema version is current and every table exists;
-    /// refuses a newer schema.
-    fn is_current(db: &Database, path: &Path) -> Result<bool, StoreError> {
+    /// True when the schema version is current and every table exists (a
+    /// newer schema is refused by `init`'s write path).
+    fn is_current(db: &Database) -> Result<bool, StoreError> {
         let txn = db.begin_read()?;
         let meta = match txn.open_table(META) {
             Ok(t) => t,
@@ -104,24 +104,14 @@ impl Catalog {
         let version = meta
             .get(META_SCHEMA_VERSION)?
             .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
-        match version {
-            Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
-                found: v,
-                supported: SCHEMA_VERSION,
-                path: path.to_path_buf(),
-            }),
-            Some(v) if v == SCHEMA_VERSION => {
-                let all_there = txn.open_table(PROJECTS).is_ok()
-                    && txn.open_table(PROJECT_NAMES).is_ok()
-                    && txn.open_table(BACKUPS).is_ok()
-                    && txn.open_table(JOBS).is_ok()
-                    && txn.open_table(JOB_NAMES).is_ok()
-                    && txn.open_table(SETTINGS).is_ok()
-                    && txn.open_table(ACTIVITY).is_ok();
-                Ok(all_there)
-            }
-            _ => Ok(false),
-        }
+        Ok(version == Some(SCHEMA_VERSION)
+            && txn.open_table(PROJECTS).is_ok()
+            && txn.open_table(PROJECT_NAMES).is_ok()
+            && txn.open_table(BACKUPS).is_ok()
+            && txn.open_table(JOBS).is_ok()
+            && txn.open_table(JOB_NAMES).is_ok()
+            && txn.open_table(SETTINGS).is_ok()
+            && txn.open_table(ACTIVITY).is_ok())
     }
 
     /// The catalog file.
@@ -360,6 +350,10 @@ impl Catalog {
 
     /// Inserts or replaces many backup records in one transaction.
     pub fn put_backups(&self, backups: &[Backup]) -> Result<(), StoreError> {
+        if backups.is_empty() {
+            // redb would still write and fsync an empty commit.
+            return Ok(());
+        }
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(BACKUPS)?;
