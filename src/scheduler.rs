@@ -5,4 +5,4 @@ mod cron;
 mod plan;
 
 pub use cron::CronSpec;
-pub use plan::{Clock, SystemClock, backoff, due_jobs, next_run, next_wake, retention_victims};
+pub use plan::{backoff, due_jobs, next_run, next_wake, retention_victims};

@@ -109,8 +109,8 @@ fn filters_ui(ui: &mut Ui, state: &mut UiState) {
                 .unwrap_or("(removed project)")
                 .to_string(),
         };
-        let current = project_name(state.history.project);
-        let mut project = state.history.project;
+        let current = project_name(state.history.filter.project);
+        let mut project = state.history.filter.project;
         egui::ComboBox::from_label("Project filter")
             .selected_text(current)
             .show_ui(ui, |ui| {
@@ -119,7 +119,7 @@ fn filters_ui(ui: &mut Ui, state: &mut UiState) {
                     ui.selectable_value(&mut project, Some(p.view.id), &p.view.name);
                 }
             });
-        let mut status = state.history.status;
+        let mut status = state.history.filter.status;
         egui::ComboBox::from_label("Status filter")
             .selected_text(status.map(|s| s.as_str()).unwrap_or("All statuses"))
             .show_ui(ui, |ui| {
@@ -128,9 +128,9 @@ fn filters_ui(ui: &mut Ui, state: &mut UiState) {
                     ui.selectable_value(&mut status, Some(s), s.as_str());
                 }
             });
-        if project != state.history.project || status != state.history.status {
-            state.history.project = project;
-            state.history.status = status;
+        if project != state.history.filter.project || status != state.history.filter.status {
+            state.history.filter.project = project;
+            state.history.filter.status = status;
             changed = true;
         }
         ui.label(format!(

@@ -853,19 +853,10 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
             }
             Err(e) => out.send(err(e)),
         },
-        Command::SetPinned(id, pinned) => {
-            let r = engine.catalog().backup(id).and_then(|b| match b {
-                Some(mut b) => {
-                    b.pinned = pinned;
-                    engine.catalog().put_backup(&b)
-                }
-                None => Ok(()),
-            });
-            match r {
-                Ok(()) => refresh(engine, out),
-                Err(e) => out.send(err(e)),
-            }
-        }
+        Command::SetPinned(id, pinned) => match engine.set_pinned(&id.to_string(), pinned) {
+            Ok(_) => refresh(engine, out),
+            Err(e) => out.send(err(e)),
+        },
         Command::SetSetting(key, value) => match engine.set_setting(key, &value) {
             Ok(v) => {
                 out.send(Event::Info(format!("{key} = {v}")));

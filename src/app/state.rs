@@ -4,10 +4,10 @@
 use crate::app::bridge::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
 use crate::app::dashboard::DashboardModel;
 use crate::domain::{
-    Backup, BackupId, BackupJob, BackupKind, BackupStatus, Codec, Environment, JobId, Profile,
-    ProjectId, ProjectInput, SettingKey, ValidationError, ValidationErrors,
+    Backup, BackupId, BackupJob, BackupKind, Codec, Environment, JobId, Profile, ProjectId,
+    ProjectInput, SettingKey, ValidationError, ValidationErrors,
 };
-use crate::engine::{JobInput, TestReport, VaultState};
+use crate::engine::{BackupFilter, JobInput, TestReport, VaultState};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -324,10 +324,8 @@ pub struct HistoryView {
     pub sort: SortKey,
     /// Largest / newest first.
     pub descending: bool,
-    /// Only this project.
-    pub project: Option<ProjectId>,
-    /// Only this status.
-    pub status: Option<BackupStatus>,
+    /// Which backups are shown.
+    pub filter: BackupFilter,
     /// Indices into the snapshot's backups, in display order.
     pub order: Vec<usize>,
 }
@@ -337,8 +335,7 @@ impl Default for HistoryView {
         Self {
             sort: SortKey::Date,
             descending: true,
-            project: None,
-            status: None,
+            filter: BackupFilter::default(),
             order: Vec::new(),
         }
     }
@@ -348,11 +345,7 @@ impl HistoryView {
     /// Recomputes `order` for `backups`.
     pub fn rebuild(&mut self, backups: &[Backup]) {
         self.order = (0..backups.len())
-            .filter(|&i| {
-                let b = &backups[i];
-                self.project.is_none_or(|p| b.project_id == p)
-                    && self.status.is_none_or(|s| b.status == s)
-            })
+            .filter(|&i| self.filter.matches(&backups[i]))
             .collect();
         let key = self.sort;
         self.order.sort_by(|&a, &b| {

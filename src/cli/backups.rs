@@ -13,6 +13,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Runs `fut` with Ctrl-C wired to `cancel` (the future winds itself down).
+pub(crate) async fn ctrl_c_cancels<T>(
+    cancel: &CancelToken,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    let c = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ncancelling...");
+            c.cancel();
+        }
+    });
+    let out = fut.await;
+    ctrl_c.abort();
+    out
+}
+
 /// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel.
 fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
@@ -23,13 +40,6 @@ fn with_progress<T>(
 ) -> T {
     let show = !quiet && std::io::stderr().is_terminal();
     rt.block_on(async {
-        let c = cancel.clone();
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ncancelling...");
-                c.cancel();
-            }
-        });
         let bar = show.then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -60,8 +70,7 @@ fn with_progress<T>(
                 }
             })
         });
-        let out = fut.await;
-        ctrl_c.abort();
+        let out = ctrl_c_cancels(&cancel, fut).await;
         if let Some(t) = ticker {
             t.abort();
         }
@@ -248,7 +257,6 @@ pub fn verify(
         a.json,
         engine.verify(&a.backup, progress),
     )?;
-    let mut code = if report.ok() { 0 } else { 1 };
     let drill = match (&a.restore_to, report.ok()) {
         (Some(url), true) => {
             let server = ConnInfo::parse(url)?;
@@ -267,21 +275,15 @@ pub fn verify(
                     cancel,
                 ),
             );
-            match r {
-                Ok(d) => {
-                    if !d.ok() {
-                        code = 1;
-                    }
-                    Some(Ok(d))
-                }
-                Err(e) => {
-                    code = 1;
-                    Some(Err(e.to_string()))
-                }
-            }
+            Some(r.map_err(|e| e.to_string()))
         }
         _ => None,
     };
+    let ok = report.ok()
+        && drill
+            .as_ref()
+            .is_none_or(|d| d.as_ref().is_ok_and(|d| d.ok()));
+    let code = if ok { 0 } else { 1 };
     if a.json {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -296,7 +298,7 @@ pub fn verify(
             None => (None, None),
         };
         output::json(&Out {
-            ok: code == 0,
+            ok,
             verify: &report,
             drill: d,
             drill_error: de,
@@ -444,9 +446,7 @@ pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> 
 
 /// `supabackup backup-pin` / `backup-unpin`.
 pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> {
-    let mut b = engine.catalog().find_backup(id)?;
-    b.pinned = pinned;
-    engine.catalog().put_backup(&b)?;
+    let b = engine.set_pinned(id, pinned)?;
     println!(
         "Backup {} {}.",
         b.id.short(),

@@ -2,6 +2,7 @@
 //! `catalog rebuild`.
 
 use crate::cli::args::{CatalogCmd, ScheduleCmd, ScheduleFields};
+use crate::cli::backups::ctrl_c_cancels;
 use crate::cli::output;
 use crate::datadir::DataDir;
 use crate::domain::BackupJob;
@@ -257,17 +258,10 @@ pub fn run_due(
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
     let cancel = CancelToken::new();
-    let reports = rt.block_on(async {
-        let c = cancel.clone();
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                c.cancel();
-            }
-        });
-        let r = engine.run_due(Utc::now(), &cancel, Arc::new(Printer)).await;
-        ctrl_c.abort();
-        r
-    })?;
+    let reports = rt.block_on(ctrl_c_cancels(
+        &cancel,
+        engine.run_due(Utc::now(), &cancel, Arc::new(Printer)),
+    ))?;
     if json {
         output::json(&reports);
     } else if reports.is_empty() {

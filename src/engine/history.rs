@@ -1,4 +1,4 @@
-//! The backup history: listing and deleting.
+//! The backup history: listing, pinning and deleting.
 
 use crate::domain::{Backup, BackupStatus, Level, ProjectId};
 use crate::engine::backup::partial_dir;
@@ -13,15 +13,27 @@ pub struct BackupFilter {
     pub status: Option<BackupStatus>,
 }
 
+impl BackupFilter {
+    /// True when `b` passes the filter.
+    pub fn matches(&self, b: &Backup) -> bool {
+        self.project.is_none_or(|p| b.project_id == p) && self.status.is_none_or(|s| b.status == s)
+    }
+}
+
 impl Engine {
     /// Backups, newest first.
     pub fn backups(&self, filter: &BackupFilter) -> Result<Vec<Backup>, EngineError> {
         let mut all = self.catalog().backups()?;
-        all.retain(|b| {
-            filter.project.is_none_or(|p| b.project_id == p)
-                && filter.status.is_none_or(|s| b.status == s)
-        });
+        all.retain(|b| filter.matches(b));
         Ok(all)
+    }
+
+    /// Pins a backup (retention never removes it) or unpins it.
+    pub fn set_pinned(&self, key: &str, pinned: bool) -> Result<Backup, EngineError> {
+        let mut b = self.catalog().find_backup(key)?;
+        b.pinned = pinned;
+        self.catalog().put_backup(&b)?;
+        Ok(b)
     }
 
     /// Deletes a backup's folder, then its record. A running backup cannot

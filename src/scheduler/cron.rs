@@ -74,6 +74,25 @@ fn translate_dow(field: &str) -> Result<String, String> {
     Ok(out.join(","))
 }
 
+/// Names the wrong field of a line that does not parse: each field is tried
+/// alone with the others at '*'.
+fn name_bad_field(fields: &[String; 5], dow: &str) -> Option<ValidationError> {
+    NAMES.iter().enumerate().find_map(|(i, name)| {
+        let mut probe: [String; 5] = std::array::from_fn(|_| "*".to_string());
+        probe[i] = if i == 4 {
+            dow.to_string()
+        } else {
+            fields[i].clone()
+        };
+        build(&probe, &probe[2], &probe[4]).err().map(|e| {
+            ValidationError::new(
+                FIELD,
+                format!("{name} field \"{}\" is not valid: {e}", fields[i]),
+            )
+        })
+    })
+}
+
 fn build(fields: &[String; 5], dom: &str, dow: &str) -> Result<cron::Schedule, String> {
     let expr = format!(
         "0 {} {} {} {} {}",
@@ -115,21 +134,6 @@ impl CronSpec {
         let dow = translate_dow(&fields[4]).map_err(|e| {
             ValidationError::new(FIELD, format!("day-of-week field \"{}\": {e}", fields[4]))
         })?;
-        // Name the wrong field: try each alone with the others at '*'.
-        for (i, name) in NAMES.iter().enumerate() {
-            let mut probe: [String; 5] = std::array::from_fn(|_| "*".to_string());
-            probe[i] = if i == 4 {
-                dow.clone()
-            } else {
-                fields[i].clone()
-            };
-            if let Err(e) = build(&probe, &probe[2], &probe[4]) {
-                return Err(ValidationError::new(
-                    FIELD,
-                    format!("{name} field \"{}\" is not valid: {e}", fields[i]),
-                ));
-            }
-        }
         let both_days = fields[2] != "*" && fields[4] != "*";
         let schedules = if both_days {
             vec![build(&fields, &fields[2], "*"), build(&fields, "*", &dow)]
@@ -139,7 +143,7 @@ impl CronSpec {
         let schedules = schedules
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ValidationError::new(FIELD, e))?;
+            .map_err(|e| name_bad_field(&fields, &dow).unwrap_or(ValidationError::new(FIELD, e)))?;
         Ok(Self {
             source,
             fields,
@@ -205,8 +209,9 @@ impl CronSpec {
         out
     }
 
-    /// The usual gap between runs (the shortest of the next few), for "is
-    /// the last backup older than the schedule promises".
+    /// The usual gap between runs (the longest of the next few, so that a
+    /// weekend without runs is not "late"), for "is the last backup older
+    /// than the schedule promises".
     pub fn interval<Tz: TimeZone>(&self, now: DateTime<Utc>, tz: &Tz) -> Option<Duration> {
         let runs = self.upcoming(now, tz, 6);
         runs.windows(2).map(|w| w[1] - w[0]).max()

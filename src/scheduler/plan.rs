@@ -7,22 +7,6 @@ use crate::scheduler::CronSpec;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::HashSet;
 
-/// Where "now" comes from: the system clock, or a test's.
-pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
 /// The next run of `job` strictly after `after`, on `tz`'s wall clock.
 pub fn next_run<Tz: TimeZone>(
     job: &BackupJob,
@@ -108,15 +92,6 @@ mod tests {
     use crate::domain::fixtures;
     use chrono_tz::Europe::Berlin;
 
-    /// A clock a test moves by hand.
-    struct FakeClock(std::sync::Mutex<DateTime<Utc>>);
-
-    impl Clock for FakeClock {
-        fn now(&self) -> DateTime<Utc> {
-            *self.0.lock().unwrap()
-        }
-    }
-
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -134,21 +109,21 @@ mod tests {
         let p = ProjectId::new();
         let active: HashSet<_> = [p].into();
         let mut j = job("0 3 * * *", p);
-        let clock = FakeClock(std::sync::Mutex::new(utc("2026-11-20T12:00:00Z")));
-        j.next_run_at = next_run(&j, clock.now(), &Berlin);
+        let mut now = utc("2026-11-20T12:00:00Z");
+        j.next_run_at = next_run(&j, now, &Berlin);
         assert_eq!(j.next_run_at, Some(utc("2026-11-21T02:00:00Z")));
         // The app was closed for a week.
-        *clock.0.lock().unwrap() = utc("2026-11-28T12:00:00Z");
+        now = utc("2026-11-28T12:00:00Z");
         let jobs = vec![j.clone()];
         assert_eq!(
-            due_jobs(&jobs, &active, clock.now()).len(),
+            due_jobs(&jobs, &active, now).len(),
             1,
             "due once, not seven times"
         );
         // After the run, the next one is tomorrow night, not a missed slot.
-        j.next_run_at = next_run(&j, clock.now(), &Berlin);
+        j.next_run_at = next_run(&j, now, &Berlin);
         assert_eq!(j.next_run_at, Some(utc("2026-11-29T02:00:00Z")));
-        assert!(due_jobs(&[j], &active, clock.now()).is_empty());
+        assert!(due_jobs(&[j], &active, now).is_empty());
     }
 
     #[test]
