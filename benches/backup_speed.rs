@@ -10,6 +10,10 @@
 #[path = "../tests/it/pg.rs"]
 mod pg;
 
+#[allow(dead_code)] // The bench uses a few of the test harness's helpers.
+#[path = "../tests/it/cli.rs"]
+mod cli;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,7 +55,9 @@ fn main() {
     cluster.psql("postgres", "VACUUM ANALYZE bench");
     eprintln!("generated in {:.0?}", gen_start.elapsed());
 
-    let dir = tempfile::tempdir().unwrap();
+    let sb = cli::Sb::new();
+    sb.add_project("bench", &cluster.url("postgres"));
+    let dir = sb.tmp.path();
     let bin = pg::pg_bin();
     let dump = format!(
         "PGPASSWORD='{}' '{}/pg_dump' -h 127.0.0.1 -p {} -U postgres --data-only postgres",
@@ -59,28 +65,9 @@ fn main() {
         bin.display(),
         cluster.port
     );
-    let data = dir.path().join("data");
-    let sb = |extra: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_supabackup"));
-        c.env("SUPABACKUP_DATA_DIR", &data)
-            .env("SUPABACKUP_PASSWORD", "bench master password");
-        c.args(extra);
-        c
-    };
-    let add = sb(&[
-        "project",
-        "add",
-        "--name",
-        "bench",
-        "--db-url",
-        &cluster.url("postgres"),
-    ])
-    .output()
-    .unwrap();
-    assert!(add.status.success());
 
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let raw_out = dir.path().join("raw.sql");
+    let raw_out = dir.join("raw.sql");
     let t_raw_file = timed(
         "pg_dump > file",
         shell(&format!("{dump} > '{}'", raw_out.display())),
@@ -101,12 +88,12 @@ fn main() {
         ("zstd", "3", "zstd -3 -q"),
         ("xz", "1", "xz -1 -T0"),
     ] {
-        let out = dir.path().join(format!("cli.{codec}"));
+        let out = dir.join(format!("cli.{codec}"));
         let t_cli = timed(cli, shell(&format!("{dump} | {cli} > '{}'", out.display())));
         let cli_size = size(&out);
         std::fs::remove_file(&out).ok();
         let start = Instant::now();
-        let r = sb(&[
+        let r = sb.run(&[
             "backup",
             "bench",
             "--kind",
@@ -116,12 +103,9 @@ fn main() {
             "--level",
             level,
             "--json",
-        ])
-        .output()
-        .unwrap();
+        ]);
         let t_sb = start.elapsed();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        let v = r.ok().json();
         let sb_size = v["bytes"].as_u64().unwrap();
         lines.push(format!(
             "{codec} level {level}: supabackup {:.1}s, {:.1} MB | pg_dump | {cli}: {:.1}s, {:.1} MB | time ratio {:.2} (below 1 = supabackup faster), vs pg_dump > /dev/null {:.2}",
@@ -133,7 +117,7 @@ fn main() {
             t_sb.as_secs_f64() / t_null.as_secs_f64(),
         ));
         let id = v["id"].as_str().unwrap();
-        sb(&["backup-delete", id, "--yes"]).output().unwrap();
+        sb.run(&["backup-delete", id, "--yes"]);
     }
     println!(
         "\nbackup_speed ({} cores):",

@@ -1,7 +1,7 @@
 //! Making pg_dump block: a session holds an exclusive lock on public.big,
 //! so a backup can be caught mid-dump deterministically.
 
-use crate::pg::{PgCluster, SUPERUSER_PASSWORD, pg_bin};
+use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,20 +12,9 @@ pub struct Lock(Child);
 impl Lock {
     /// Takes the lock and waits until it is granted.
     pub fn take(pg: &PgCluster) -> Lock {
-        let mut child = Command::new(pg_bin().join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-            ])
-            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+        let mut child = pg
+            .psql_cmd("postgres", SUPERUSER_PASSWORD, "postgres")
+            .arg("-q")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

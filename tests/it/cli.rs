@@ -39,6 +39,13 @@ impl Run {
     pub fn ok(self) -> Self {
         self.expect_code(0)
     }
+
+    /// Standard output parsed as JSON; panics with both streams if it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
+    }
 }
 
 impl From<Output> for Run {
@@ -96,6 +103,29 @@ impl Sb {
     pub fn add_project(&self, name: &str, url: &str) {
         self.run(&["project", "add", "--name", name, "--db-url", url])
             .ok();
+    }
+
+    /// Runs `backup PROJECT --json EXTRA...`, which must complete; the record.
+    #[track_caller]
+    pub fn backup(&self, project: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["backup", project, "--json"];
+        args.extend_from_slice(extra);
+        let r = self.run(&args);
+        let v = r.json();
+        assert_eq!(v["status"], "completed", "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0);
+        v
+    }
+
+    /// `backups --json`: every backup record, newest first.
+    #[track_caller]
+    pub fn backups(&self) -> Vec<serde_json::Value> {
+        self.run(&["backups", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// Every byte under the data dir, for "the secret is not there" checks.

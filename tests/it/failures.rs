@@ -3,9 +3,8 @@
 //! catalog says what happened, no secret leaks.
 
 use crate::blocking::{Lock, pg_dump_pids, wait_dump_blocked};
-use crate::cli::{Sb, contains};
+use crate::cli::{Run, Sb, contains};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD, encode, pg_bin};
-use crate::roundtrip::backup;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,11 +24,9 @@ fn spawn_backup(sb: &Sb, project: &str) -> Child {
 }
 
 fn finish(child: Child) -> (i32, serde_json::Value, String) {
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let v = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-    (out.status.code().unwrap_or(-1), v, stderr)
+    let r = Run::from(child.wait_with_output().unwrap());
+    let v = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
+    (r.code, v, r.stderr)
 }
 
 /// No file is left under any `.partial` folder of the backup root.
@@ -72,12 +69,6 @@ fn setup() -> (PgCluster, Sb) {
     (pg, sb)
 }
 
-fn last_backup(sb: &Sb) -> serde_json::Value {
-    let list = sb.run(&["backups", "--json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
-    v[0].clone()
-}
-
 #[test]
 fn a_killed_pg_dump_fails_the_backup_and_keeps_nothing() {
     let (pg, sb) = setup();
@@ -100,7 +91,7 @@ fn a_killed_pg_dump_fails_the_backup_and_keeps_nothing() {
         "{err}"
     );
     no_partial_files(&sb);
-    assert_eq!(last_backup(&sb)["status"], "failed");
+    assert_eq!(sb.backups()[0]["status"], "failed");
 }
 
 #[test]
@@ -139,9 +130,9 @@ fn ctrl_c_cancels_kills_pg_dump_and_records_cancelled() {
     );
     drop(lock);
     no_partial_files(&sb);
-    assert_eq!(last_backup(&sb)["status"], "cancelled");
+    assert_eq!(sb.backups()[0]["status"], "cancelled");
     // The next backup works.
-    backup(&sb, "P", &[]);
+    sb.backup("P", &[]);
 }
 
 #[test]
@@ -156,7 +147,7 @@ fn a_killed_supabackup_is_found_interrupted_at_the_next_start() {
         Command::new("kill").args(["-9", &pid]).status().unwrap();
     }
     drop(lock);
-    let b = last_backup(&sb);
+    let b = &sb.backups()[0];
     assert_eq!(b["status"], "interrupted");
     assert!(
         b["error"]
@@ -170,7 +161,7 @@ fn a_killed_supabackup_is_found_interrupted_at_the_next_start() {
 #[test]
 fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
     let (pg, sb) = setup();
-    let b = backup(&sb, "P", &[]);
+    let b = sb.backup("P", &[]);
     let id = b["id"].as_str().unwrap().to_string();
     let dir = PathBuf::from(b["path"].as_str().unwrap());
     sb.run(&["verify", &id]).ok();
@@ -188,8 +179,7 @@ fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
         r.stdout
     );
     assert!(r.stdout.contains("ok       schema.sql.zst"));
-    let json = sb.run(&["verify", &id, "--json"]).expect_code(1);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let v = sb.run(&["verify", &id, "--json"]).expect_code(1).json();
     assert_eq!(v["ok"], false);
 
     pg.create_db("target");
@@ -228,8 +218,7 @@ fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
 fn logging_tools(dir: &Path, log: &Path) -> PathBuf {
     let bin = dir.join("wrapped-bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let real = pg_bin();
-    let real = real.to_str().unwrap();
+    let real = pg_bin().to_str().unwrap();
     for tool in ["pg_dump", "pg_dumpall", "psql"] {
         let p = bin.join(tool);
         std::fs::write(
@@ -254,7 +243,7 @@ fn the_password_never_appears_in_any_childs_arguments() {
     let bin = logging_tools(sb.tmp.path(), &log);
     sb.run(&["settings", "set", "pg-bin-dir", bin.to_str().unwrap()])
         .ok();
-    let b = backup(&sb, "P", &[]);
+    let b = sb.backup("P", &[]);
     let id = b["id"].as_str().unwrap();
     pg.create_db("copy");
     sb.run(&["restore", id, "--to-url", &pg.url("copy")]).ok();
@@ -280,7 +269,7 @@ fn the_password_never_appears_in_any_childs_arguments() {
 #[test]
 fn the_restore_drill_passes_and_catches_wrong_row_counts() {
     let (pg, sb) = setup();
-    let b = backup(&sb, "P", &[]);
+    let b = sb.backup("P", &[]);
     let id = b["id"].as_str().unwrap();
     let r = sb
         .run(&["verify", id, "--restore-to", &pg.url("postgres")])

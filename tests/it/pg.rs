@@ -15,7 +15,12 @@ use std::time::{Duration, Instant};
 pub const SUPERUSER_PASSWORD: &str = "pg pw:with@odd/chars";
 
 /// Where initdb/pg_ctl/postgres live.
-pub fn pg_bin() -> PathBuf {
+pub fn pg_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(find_pg_bin)
+}
+
+fn find_pg_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SUPABACKUP_TEST_PG_BIN") {
         return PathBuf::from(p);
     }
@@ -270,23 +275,22 @@ impl PgCluster {
 
     /// Runs SQL through psql; the raw output.
     pub fn try_psql(&self, db: &str, sql: &str) -> Output {
-        Command::new(pg_bin().join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-            ])
-            .arg("-p")
-            .arg(self.port.to_string())
-            .args(["-U", "postgres", "-d", db, "-c", sql])
-            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+        self.psql_cmd("postgres", SUPERUSER_PASSWORD, db)
+            .args(["-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .env("PGCONNECT_TIMEOUT", "5")
             .output()
             .expect("run psql")
+    }
+
+    /// `psql -X` connected to `db` on this cluster as `user` (password in
+    /// PGPASSWORD); add the rest of the arguments.
+    pub fn psql_cmd(&self, user: &str, password: &str, db: &str) -> Command {
+        let mut c = Command::new(pg_bin().join("psql"));
+        c.args(["-X", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", user, "-d", db])
+            .env("PGPASSWORD", password);
+        c
     }
 
     /// Creates a database.
@@ -307,11 +311,6 @@ impl PgCluster {
         )
         .output();
         self.stopped = true;
-    }
-
-    /// The server log, for failing tests.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 }
 

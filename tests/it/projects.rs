@@ -1,6 +1,6 @@
 //! Projects through the CLI, as a newcomer uses them.
 
-use crate::cli::{MASTER, Sb, contains};
+use crate::cli::{MASTER, Run, Sb, contains};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
 
 #[test]
@@ -31,8 +31,7 @@ fn newcomer_adds_lists_tests_and_finds_a_project_again() {
         list.stdout
     );
 
-    let json = sb.run(&["project", "list", "--json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let v = sb.run(&["project", "list", "--json"]).ok().json();
     let p = &v[0];
     assert_eq!(p["name"], "Shop DB");
     assert_eq!(p["environment"], "staging");
@@ -52,8 +51,10 @@ fn newcomer_adds_lists_tests_and_finds_a_project_again() {
     assert!(test.stdout.contains("SSL:          no"));
     assert!(test.stdout.contains("OK: ready to back up"));
 
-    let tj = sb.run(&["project", "test", "Shop DB", "--json"]).ok();
-    let r: serde_json::Value = serde_json::from_str(&tj.stdout).unwrap();
+    let r = sb
+        .run(&["project", "test", "Shop DB", "--json"])
+        .ok()
+        .json();
     assert_eq!(
         r["server"]["version"]["major"]
             .as_u64()
@@ -65,8 +66,10 @@ fn newcomer_adds_lists_tests_and_finds_a_project_again() {
     assert!(r["server"]["database_size"].as_u64().unwrap() > 0);
 
     // A new process (a restart) finds it again.
-    let again = sb.run(&["project", "show", "Shop DB", "--json"]).ok();
-    let s: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let s = sb
+        .run(&["project", "show", "Shop DB", "--json"])
+        .ok()
+        .json();
     assert_eq!(s["id"], p["id"]);
 }
 
@@ -92,9 +95,9 @@ fn wrong_password_is_refused_with_one_line_and_changes_nothing() {
         .expect_code(2);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("wrong master password"));
-    let after = sb.run(&["project", "list", "--json"]).ok().stdout;
+    let after = sb.run(&["project", "list", "--json"]).ok();
     assert_eq!(
-        before, after,
+        before, after.stdout,
         "a refused password must not change the projects"
     );
     let log_after = std::fs::read_to_string(sb.data_dir().join("supabackup.log")).unwrap();
@@ -102,7 +105,7 @@ fn wrong_password_is_refused_with_one_line_and_changes_nothing() {
         log_before, log_after,
         "a refused password must not be logged as an action"
     );
-    let v: serde_json::Value = serde_json::from_str(&after).unwrap();
+    let v = after.json();
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
 
@@ -254,12 +257,8 @@ fn change_password_reseals_everything() {
         "project",
         "list",
     ]);
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Run::from(c.output().unwrap());
+    assert!(out.code == 0, "{}", out.stderr);
 }
 
 #[test]
@@ -279,12 +278,10 @@ fn edit_and_remove_projects() {
         "false",
     ])
     .ok();
-    let v: serde_json::Value = serde_json::from_str(
-        &sb.run(&["project", "show", "New Name", "--json"])
-            .ok()
-            .stdout,
-    )
-    .unwrap();
+    let v = sb
+        .run(&["project", "show", "New Name", "--json"])
+        .ok()
+        .json();
     assert_eq!(v["environment"], "production");
     assert_eq!(v["is_active"], false);
     assert!(v["db_url"].as_str().unwrap().contains("127.0.0.1"));
@@ -339,8 +336,7 @@ fn settings_are_validated_and_kept() {
     sb.run(&["settings", "set", "default-level", "12"])
         .expect_code(2);
     sb.run(&["settings", "set", "default-level", "9"]).ok();
-    let info = sb.run(&["info", "--json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    let v = sb.run(&["info", "--json"]).ok().json();
     assert_eq!(v["backup_root"], root.to_str().unwrap());
 }
 
@@ -350,17 +346,15 @@ fn portable_mode_keeps_data_beside_the_binary() {
     let exe = dir.path().join("supabackup");
     std::fs::copy(env!("CARGO_BIN_EXE_supabackup"), &exe).unwrap();
     std::fs::write(dir.path().join("supabackup.portable"), "").unwrap();
-    let out = std::process::Command::new(&exe)
-        .env_remove("SUPABACKUP_DATA_DIR")
-        .args(["info", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = Run::from(
+        std::process::Command::new(&exe)
+            .env_remove("SUPABACKUP_DATA_DIR")
+            .args(["info", "--json"])
+            .output()
+            .unwrap(),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.code == 0, "{}", out.stderr);
+    let v = out.json();
     let want = dir.path().join("supabackup-data");
     assert_eq!(v["data_dir"], want.to_str().unwrap());
     assert!(want.join("catalog.redb").is_file());

@@ -8,18 +8,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Runs `supabackup backup ... --json` and returns the record.
-pub fn backup(sb: &Sb, project: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["backup", project, "--json"];
-    args.extend_from_slice(extra);
-    let r = sb.run(&args);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
-    assert_eq!(v["status"], "completed", "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.code, 0);
-    v
-}
-
 fn digests(pg: &PgCluster, db: &str) -> BTreeMap<&'static str, String> {
     TABLES.iter().map(|t| (*t, digest(pg, db, t))).collect()
 }
@@ -55,7 +43,7 @@ fn supabase_full_backup_restores_into_a_fresh_project() {
     fresh_supabase(&dst, "postgres", true);
     let sb = Sb::new();
     sb.add_project("Prod", &src.url("postgres"));
-    let b = backup(&sb, "Prod", &[]);
+    let b = sb.backup("Prod", &[]);
     assert_eq!(
         b["profile"], "supabase",
         "auth + storage schemas pick the supabase profile"
@@ -137,22 +125,9 @@ fn supabase_full_backup_restores_into_a_fresh_project() {
         "dee"
     );
     // The custom login role came back with its password.
-    let login = Command::new(crate::pg::pg_bin().join("psql"))
-        .args([
-            "-X",
-            "-At",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &dst.port.to_string(),
-            "-U",
-            "app_reader",
-            "-d",
-            "postgres",
-            "-c",
-            "SELECT count(*) FROM public.players",
-        ])
-        .env("PGPASSWORD", "reader-password")
+    let login = dst
+        .psql_cmd("app_reader", "reader-password", "postgres")
+        .args(["-At", "-c", "SELECT count(*) FROM public.players"])
         .output()
         .unwrap();
     assert!(
@@ -170,8 +145,7 @@ fn postgres_profile_restores_everything_into_a_plain_server() {
     supabase_app(&src, "postgres");
     let sb = Sb::new();
     sb.add_project("Leaving", &src.url("postgres"));
-    let b = backup(
-        &sb,
+    let b = sb.backup(
         "Leaving",
         &[
             "--profile",
@@ -221,9 +195,8 @@ fn schema_and_data_kinds_restore_one_after_the_other() {
     dst.psql("postgres", "CREATE ROLE app_reader LOGIN");
     let sb = Sb::new();
     sb.add_project("P", &src.url("postgres"));
-    let schema = backup(&sb, "P", &["--kind", "schema", "--compression", "none"]);
-    let data = backup(
-        &sb,
+    let schema = sb.backup("P", &["--kind", "schema", "--compression", "none"]);
+    let data = sb.backup(
         "P",
         &["--kind", "data", "--compression", "zstd", "--level", "19"],
     );
@@ -278,7 +251,7 @@ fn putting_last_night_back_on_the_same_server() {
     supabase_app(&src, "postgres");
     let sb = Sb::new();
     sb.add_project("Live", &src.url("postgres"));
-    let b = backup(&sb, "Live", &[]);
+    let b = sb.backup("Live", &[]);
     let id = b["id"].as_str().unwrap();
     let before = digests(&src, "postgres");
     let facts = schema_facts(&src, "postgres");
@@ -333,7 +306,7 @@ fn a_backup_folder_from_another_machine_restores_without_the_catalog() {
     supabase_app(&src, "postgres");
     let sb = Sb::new();
     sb.add_project("P", &src.url("postgres"));
-    let b = backup(&sb, "P", &["--profile", "postgres"]);
+    let b = sb.backup("P", &["--profile", "postgres"]);
     let copied = tempfile::tempdir().unwrap();
     let target = copied.path().join("from-usb-stick");
     let cp = Command::new("cp")

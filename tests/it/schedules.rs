@@ -1,7 +1,7 @@
 //! Schedules from the CLI: adding, run-due, two run-due at once, retention,
 //! the daemon, webhooks, the SQLite export and catalog rebuild.
 
-use crate::cli::{MASTER, Sb, contains};
+use crate::cli::{MASTER, Run, Sb, contains};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -17,13 +17,17 @@ fn make_due(sb: &Sb) {
     }
 }
 
-fn backups(sb: &Sb) -> Vec<serde_json::Value> {
-    let r = sb.run(&["backups", "--json"]).ok();
-    serde_json::from_str::<serde_json::Value>(&r.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+/// `schedule add NAME --project App --cron @daily`, unchecked.
+fn add_daily(sb: &Sb, name: &str) -> Run {
+    sb.run(&[
+        "schedule",
+        "add",
+        name,
+        "--project",
+        "App",
+        "--cron",
+        "@daily",
+    ])
 }
 
 fn setup() -> (PgCluster, Sb) {
@@ -92,18 +96,8 @@ fn adding_a_schedule_shows_it_in_words_and_a_bad_line_names_the_field() {
         ])
         .expect_code(2);
     assert!(bad.stderr.contains("needs 5 fields"), "{}", bad.stderr);
-    sb.run(&[
-        "schedule",
-        "add",
-        "nightly",
-        "--project",
-        "App",
-        "--cron",
-        "@daily",
-    ])
-    .expect_code(2);
-    let list = sb.run(&["schedule", "list", "--json"]).ok();
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    add_daily(&sb, "nightly").expect_code(2);
+    let v = sb.run(&["schedule", "list", "--json"]).ok().json();
     let j = &v[0];
     assert_eq!(j["name"], "nightly");
     assert_eq!(j["project"], "App");
@@ -111,8 +105,7 @@ fn adding_a_schedule_shows_it_in_words_and_a_bad_line_names_the_field() {
     assert!(j["next_run_at"].is_string());
     assert!(j["last_run_status"].is_null());
     sb.run(&["schedule", "disable", "nightly"]).ok();
-    let v: serde_json::Value =
-        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    let v = sb.run(&["schedule", "list", "--json"]).ok().json();
     assert_eq!(v[0]["enabled"], false);
     assert!(v[0]["next_run_at"].is_null());
     sb.run(&["schedule", "enable", "nightly"]).ok();
@@ -140,13 +133,12 @@ fn run_due_backs_up_and_moves_the_next_run_on() {
     assert!(r.stdout.contains("Nothing is due"), "{}", r.stdout);
     make_due(&sb);
     let r = sb.run(&["run-due", "--json"]).ok();
-    let reports: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let reports = r.json();
     assert_eq!(reports[0]["ok"], true, "{}", r.stdout);
-    let b = backups(&sb);
+    let b = sb.backups();
     assert_eq!(b.len(), 1);
     assert_eq!(b[0]["status"], "completed");
-    let v: serde_json::Value =
-        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    let v = sb.run(&["schedule", "list", "--json"]).ok().json();
     let next: chrono::DateTime<chrono::Utc> =
         v[0]["next_run_at"].as_str().unwrap().parse().unwrap();
     assert!(next > chrono::Utc::now(), "next run moved into the future");
@@ -159,16 +151,7 @@ fn run_due_backs_up_and_moves_the_next_run_on() {
 #[test]
 fn two_run_due_at_once_run_a_job_once() {
     let (_pg, sb) = setup();
-    sb.run(&[
-        "schedule",
-        "add",
-        "daily",
-        "--project",
-        "App",
-        "--cron",
-        "@daily",
-    ])
-    .ok();
+    add_daily(&sb, "daily").ok();
     make_due(&sb);
     let spawn = || {
         sb.cmd()
@@ -179,17 +162,14 @@ fn two_run_due_at_once_run_a_job_once() {
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success(), "both exit 0");
-    let outs = format!(
-        "{}{}{}{}",
-        String::from_utf8_lossy(&a.stdout),
-        String::from_utf8_lossy(&a.stderr),
-        String::from_utf8_lossy(&b.stdout),
-        String::from_utf8_lossy(&b.stderr)
+    let (a, b) = (
+        Run::from(a.wait_with_output().unwrap()),
+        Run::from(b.wait_with_output().unwrap()),
     );
+    assert!(a.code == 0 && b.code == 0, "both exit 0");
+    let outs = format!("{}{}{}{}", a.stdout, a.stderr, b.stdout, b.stderr);
     // One ran it; the other either found the catalog in use or nothing due.
-    assert_eq!(backups(&sb).len(), 1, "{outs}");
+    assert_eq!(sb.backups().len(), 1, "{outs}");
     assert!(
         outs.contains("in use") || outs.contains("Nothing is due"),
         "{outs}"
@@ -199,7 +179,7 @@ fn two_run_due_at_once_run_a_job_once() {
 #[test]
 fn retention_trims_old_backups_but_keeps_pinned_and_manual_ones() {
     let (_pg, sb) = setup();
-    let manual = crate::roundtrip::backup(&sb, "App", &[]);
+    let manual = sb.backup("App", &[]);
     sb.run(&[
         "schedule",
         "add",
@@ -216,7 +196,8 @@ fn retention_trims_old_backups_but_keeps_pinned_and_manual_ones() {
         make_due(&sb);
         sb.run(&["run-due"]).ok();
     }
-    let first_scheduled = backups(&sb)
+    let first_scheduled = sb
+        .backups()
         .iter()
         .find(|b| b["id"] != manual["id"])
         .unwrap()["id"]
@@ -228,7 +209,7 @@ fn retention_trims_old_backups_but_keeps_pinned_and_manual_ones() {
         make_due(&sb);
         sb.run(&["run-due"]).ok();
     }
-    let all = backups(&sb);
+    let all = sb.backups();
     // 1 manual + 2 kept by keep_last + 1 pinned.
     assert_eq!(all.len(), 4, "{all:#?}");
     assert!(
@@ -297,7 +278,7 @@ fn a_failing_schedule_calls_its_webhook_and_is_retried() {
         started.elapsed() >= Duration::from_secs(29),
         "one retry after 30 s"
     );
-    let reports: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let reports = r.json();
     assert_eq!(reports[0]["attempts"], 2);
     assert!(
         reports[0]["message"]
@@ -309,24 +290,14 @@ fn a_failing_schedule_calls_its_webhook_and_is_retried() {
     assert_eq!(body["event"], "backup_failed");
     assert_eq!(body["schedule"], "doomed");
     assert!(!body.to_string().contains(SUPERUSER_PASSWORD));
-    let v: serde_json::Value =
-        serde_json::from_str(&sb.run(&["schedule", "list", "--json"]).ok().stdout).unwrap();
+    let v = sb.run(&["schedule", "list", "--json"]).ok().json();
     assert_eq!(v[0]["last_run_status"], "failed");
 }
 
 #[test]
 fn the_daemon_runs_what_is_due_and_stops_on_sigterm() {
     let (_pg, sb) = setup();
-    sb.run(&[
-        "schedule",
-        "add",
-        "daily",
-        "--project",
-        "App",
-        "--cron",
-        "@daily",
-    ])
-    .ok();
+    add_daily(&sb, "daily").ok();
     make_due(&sb);
     let mut daemon = sb
         .cmd()
@@ -385,7 +356,7 @@ fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
         "14",
     ])
     .ok();
-    crate::roundtrip::backup(&sb, "App", &[]);
+    sb.backup("App", &[]);
     let out = sb.tmp.path().join("export.db");
     sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
     let db = rusqlite::Connection::open(&out).unwrap();
@@ -453,26 +424,23 @@ fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
 #[test]
 fn rebuild_after_losing_the_catalog_restores_the_history() {
     let (_pg, sb) = setup();
-    let a = crate::roundtrip::backup(&sb, "App", &[]);
-    let b = crate::roundtrip::backup(&sb, "App", &["--kind", "schema"]);
+    let a = sb.backup("App", &[]);
+    let b = sb.backup("App", &["--kind", "schema"]);
     std::fs::remove_file(sb.data_dir().join("catalog.redb")).unwrap();
-    assert!(backups(&sb).is_empty());
-    let r = sb.run(&["catalog", "rebuild", "--json"]).ok();
-    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(sb.backups().is_empty());
+    let report = sb.run(&["catalog", "rebuild", "--json"]).ok().json();
     assert_eq!(report["restored"], 2);
     assert_eq!(report["placeholders"], serde_json::json!(["App"]));
-    let after = backups(&sb);
+    let after = sb.backups();
     let ids: Vec<&str> = after.iter().map(|x| x["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&a["id"].as_str().unwrap()) && ids.contains(&b["id"].as_str().unwrap()));
     assert!(after.iter().all(|x| x["status"] == "completed"));
-    let list = sb.run(&["project", "list", "--json"]).ok();
-    let p: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let p = sb.run(&["project", "list", "--json"]).ok().json();
     assert_eq!(p[0]["is_active"], false);
     assert!(p[0]["db_url"].as_str().unwrap().contains("not set"));
     sb.run(&["verify", a["id"].as_str().unwrap()]).ok();
     // Running it again finds everything known.
-    let again: serde_json::Value =
-        serde_json::from_str(&sb.run(&["catalog", "rebuild", "--json"]).ok().stdout).unwrap();
+    let again = sb.run(&["catalog", "rebuild", "--json"]).ok().json();
     assert_eq!(again["known"], 2);
     assert_eq!(again["restored"], 0);
 }

@@ -52,7 +52,7 @@ fn the_oldest_new_enough_pg_dump_is_chosen_and_a_too_old_one_is_named() {
     let r = sb
         .run_env(&["project", "test", "P", "--json"], &[("PATH", path)])
         .ok();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v = r.json();
     let chosen = v["tools"]["version"]["major"].as_u64().unwrap() as u32;
     assert!(chosen >= major);
     if major < 17 {
@@ -64,8 +64,10 @@ fn the_oldest_new_enough_pg_dump_is_chosen_and_a_too_old_one_is_named() {
     }
 
     // `info` lists every version found.
-    let info = sb.run_env(&["info", "--json"], &[("PATH", path)]).ok();
-    let i: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    let i = sb
+        .run_env(&["info", "--json"], &[("PATH", path)])
+        .ok()
+        .json();
     let majors: Vec<u64> = i["tools"]
         .as_array()
         .unwrap()

@@ -4,7 +4,6 @@
 use crate::blocking::{Lock, wait_dump_blocked};
 use crate::cli::{MASTER, Sb};
 use crate::pg::PgCluster;
-use crate::roundtrip::backup;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::time::{Duration, Instant};
@@ -284,7 +283,7 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
     );
     let sb = Sb::new();
     sb.add_project("P", &pg.url("postgres"));
-    backup(&sb, "P", &[]);
+    sb.backup("P", &[]);
     pg.psql("postgres", "INSERT INTO public.t VALUES (3)");
     let mut h = app(&sb);
     unlock(&mut h);
