@@ -50,11 +50,10 @@ pub(crate) fn compression_flags(
     Ok(Some(crate::domain::Compression::new(codec, level)?))
 }
 
-/// Opens the engine on the data dir the flags and environment pick.
-pub fn open_engine(cli: &Cli) -> Result<Engine, EngineError> {
-    let dd = DataDir::resolve(cli.data_dir.as_deref())
-        .map_err(|e| EngineError::Failed(format!("cannot find a data dir: {e}")))?;
-    Engine::open(dd)
+/// The data dir the flags and environment pick.
+fn data_dir(explicit: Option<&std::path::Path>) -> Result<DataDir, EngineError> {
+    DataDir::resolve(explicit)
+        .map_err(|e| EngineError::Failed(format!("cannot find a data dir: {e}")))
 }
 
 /// Runs a subcommand and returns the process exit code: 0 ok, 1 the
@@ -75,12 +74,15 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
     };
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| EngineError::Failed(format!("cannot start the async runtime: {e}")))?;
-    let opened = open_engine(&Cli {
-        data_dir: cli.data_dir.clone(),
-        password_file: cli.password_file.clone(),
-        command: None,
-    });
-    let engine = match opened {
+    let password_file = cli.password_file.as_deref();
+    if let Command::Daemon { grace } = command {
+        // The daemon opens the catalog only while it works, and waits while
+        // another supabackup holds it; it checks the password at its first
+        // open.
+        let password = password::current_password(password_file)?;
+        return schedule::daemon(data_dir(cli.data_dir.as_deref())?, password, grace, &rt);
+    }
+    let engine = match Engine::open(data_dir(cli.data_dir.as_deref())?) {
         // From system cron, another supabackup holding the catalog is normal:
         // the desktop app or the daemon runs the due schedules itself.
         Err(EngineError::Store(crate::store::StoreError::InUse(_)))
@@ -94,7 +96,6 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         }
         other => other?,
     };
-    let password_file = cli.password_file.as_deref();
     match command {
         Command::Project(cmd) => {
             password::unlock(&engine, password_file)?;
@@ -124,14 +125,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             password::unlock(&engine, password_file)?;
             schedule::run_due(&engine, j.json, &rt)
         }
-        Command::Daemon { grace } => {
-            let password = password::current_password(password_file)?;
-            engine.unlock(&password)?;
-            let dd = engine.data_dir().clone();
-            // The daemon opens the catalog only when a schedule is due.
-            drop(engine);
-            schedule::daemon(dd, password, grace, &rt)
-        }
+        Command::Daemon { .. } => unreachable!("handled before the catalog is opened"),
         Command::ExportSqlite { out } => {
             let (p, j, b) = engine.export_sqlite(&out)?;
             println!(

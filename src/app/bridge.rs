@@ -12,7 +12,6 @@ use crate::engine::{
     BackupRequest, CancelToken, Engine, EngineError, JobInput, Progress, ProjectPatch, ProjectView,
     RestoreRequest, RunHooks, RunReport, TestReport, VaultState,
 };
-use crate::scheduler::next_wake;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -438,9 +437,9 @@ async fn scheduler_loop(engine: Engine, hooks: Arc<AppHooks>, stop: CancelToken)
                 "the scheduler could not read the schedules: {e}"
             ))),
         }
-        let jobs = engine.catalog().jobs().unwrap_or_default();
         let now = chrono::Utc::now();
-        let wake = next_wake(&jobs, now, chrono::Duration::seconds(30));
+        let max_sleep = chrono::Duration::seconds(30);
+        let wake = engine.next_wake(now, max_sleep).unwrap_or(now + max_sleep);
         let sleep = (wake - now)
             .to_std()
             .unwrap_or_default()

@@ -7,7 +7,7 @@ use crate::cli::output;
 use crate::datadir::DataDir;
 use crate::domain::BackupJob;
 use crate::engine::{CancelToken, Engine, EngineError, JobInput, RunHooks, RunReport};
-use crate::scheduler::{CronSpec, next_wake};
+use crate::scheduler::CronSpec;
 use crate::store::StoreError;
 use chrono::{Local, Utc};
 use serde::Serialize;
@@ -270,8 +270,13 @@ pub fn run_due(
     Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
 }
 
-/// `supabackup daemon`: opens the catalog when a schedule is due (so the
-/// desktop app can use it in between), runs what is due, sleeps until the
+/// How soon the daemon looks again when another supabackup holds the
+/// catalog (a failed open costs next to nothing).
+const BUSY_RETRY: chrono::Duration = chrono::Duration::seconds(5);
+
+/// `supabackup daemon`: opens the catalog to look for due schedules (and
+/// leaves it free in between, for the desktop app and the CLI; while another
+/// supabackup holds it, looks again in a few seconds), runs what is due, sleeps until the
 /// next slot (waking at least every minute, to notice clock jumps and new
 /// schedules), until SIGTERM or Ctrl-C.
 pub fn daemon(
@@ -298,38 +303,48 @@ pub fn daemon(
         }
         eprintln!("supabackup daemon: running schedules from {} (SIGTERM or Ctrl-C stops)", dd.root.display());
         let mut busy_warned = false;
+        let mut password_checked = false;
+        let max_sleep = chrono::Duration::minutes(1);
         while !stop.is_cancelled() {
             let wake = match Engine::open(dd.clone()) {
                 Ok(engine) => {
                     busy_warned = false;
-                    engine.unlock(&password)?;
-                    let cancel = CancelToken::new();
-                    let run = engine.run_due(Utc::now(), &cancel, Arc::new(Printer));
-                    tokio::pin!(run);
-                    let reports = tokio::select! {
-                        r = &mut run => r?,
-                        _ = stop.cancelled() => {
-                            eprintln!("stopping: running backups get {grace}s to finish");
-                            tokio::select! {
-                                r = &mut run => r?,
-                                _ = tokio::time::sleep(Duration::from_secs(grace)) => {
-                                    eprintln!("grace period over: cancelling the running backups");
-                                    cancel.cancel();
-                                    run.await?
+                    let now = Utc::now();
+                    let due = engine.next_wake(now, max_sleep)? <= now;
+                    // Unlocking costs a key derivation: at the first open (a
+                    // wrong password stops the daemon at once), then only
+                    // when a job is due.
+                    if due || !password_checked {
+                        engine.unlock(&password)?;
+                        password_checked = true;
+                    }
+                    if due {
+                        let cancel = CancelToken::new();
+                        let run = engine.run_due(now, &cancel, Arc::new(Printer));
+                        tokio::pin!(run);
+                        tokio::select! {
+                            r = &mut run => r?,
+                            _ = stop.cancelled() => {
+                                eprintln!("stopping: running backups get {grace}s to finish");
+                                tokio::select! {
+                                    r = &mut run => r?,
+                                    _ = tokio::time::sleep(Duration::from_secs(grace)) => {
+                                        eprintln!("grace period over: cancelling the running backups");
+                                        cancel.cancel();
+                                        run.await?
+                                    }
                                 }
                             }
-                        }
-                    };
-                    drop(reports);
-                    let jobs = engine.catalog().jobs()?;
-                    next_wake(&jobs, Utc::now(), chrono::Duration::minutes(1))
+                        };
+                    }
+                    engine.next_wake(Utc::now(), max_sleep)?
                 }
                 Err(EngineError::Store(StoreError::InUse(_))) => {
                     if !busy_warned {
-                        eprintln!("the catalog is in use (the desktop app runs the schedules while it is open); checking again every minute");
+                        eprintln!("the catalog is in use (the desktop app runs the schedules while it is open; a CLI command holds it for a moment); checking again every {}s", BUSY_RETRY.num_seconds());
                         busy_warned = true;
                     }
-                    Utc::now() + chrono::Duration::minutes(1)
+                    Utc::now() + BUSY_RETRY
                 }
                 Err(e) => return Err(e),
             };

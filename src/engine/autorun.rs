@@ -8,7 +8,7 @@ use crate::domain::{
 };
 use crate::engine::backup::BackupRequest;
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
-use crate::scheduler::{backoff, due_jobs, next_run, retention_victims};
+use crate::scheduler::{backoff, due_jobs, next_run, next_wake, retention_victims};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -55,13 +55,7 @@ impl Engine {
     /// again until its next slot, whoever looks.
     pub fn claim_due(&self, now: DateTime<Utc>) -> Result<Vec<BackupJob>, EngineError> {
         let jobs = self.catalog().jobs()?;
-        let active: HashSet<ProjectId> = self
-            .catalog()
-            .projects()?
-            .iter()
-            .filter(|p| p.is_active)
-            .map(|p| p.id)
-            .collect();
+        let active = self.active_projects()?;
         let mut due: Vec<BackupJob> = due_jobs(&jobs, &active, now).into_iter().cloned().collect();
         for job in &mut due {
             job.next_run_at = next_run(job, now, &chrono::Local);
@@ -70,6 +64,27 @@ impl Engine {
             self.catalog().put_job(job)?;
         }
         Ok(due)
+    }
+
+    /// When a scheduler should look again: the next slot of a job it
+    /// runs, but after `max_sleep` at the latest.
+    pub fn next_wake(
+        &self,
+        now: DateTime<Utc>,
+        max_sleep: chrono::Duration,
+    ) -> Result<DateTime<Utc>, EngineError> {
+        let jobs = self.catalog().jobs()?;
+        Ok(next_wake(&jobs, &self.active_projects()?, now, max_sleep))
+    }
+
+    fn active_projects(&self) -> Result<HashSet<ProjectId>, EngineError> {
+        Ok(self
+            .catalog()
+            .projects()?
+            .iter()
+            .filter(|p| p.is_active)
+            .map(|p| p.id)
+            .collect())
     }
 
     /// Runs claimed jobs: at most `concurrency` backups at once across the

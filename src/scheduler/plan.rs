@@ -16,6 +16,11 @@ pub fn next_run<Tz: TimeZone>(
     CronSpec::parse(&job.cron).ok()?.next_after(after, tz)
 }
 
+/// True for a job the scheduler runs: enabled, of an active project.
+fn runs(job: &BackupJob, active_projects: &HashSet<ProjectId>) -> bool {
+    job.enabled && active_projects.contains(&job.project_id)
+}
+
 /// Jobs due at `now`: enabled, of an active project, `next_run_at` reached.
 /// A job whose runs were missed (the app was closed, the machine slept) is
 /// due once, whatever how many slots it missed.
@@ -26,19 +31,24 @@ pub fn due_jobs<'a>(
 ) -> Vec<&'a BackupJob> {
     let mut due: Vec<&BackupJob> = jobs
         .iter()
-        .filter(|j| j.enabled && active_projects.contains(&j.project_id))
-        .filter(|j| j.next_run_at.is_some_and(|t| t <= now))
+        .filter(|j| runs(j, active_projects) && j.next_run_at.is_some_and(|t| t <= now))
         .collect();
     due.sort_by_key(|j| j.next_run_at);
     due
 }
 
-/// When the scheduler should wake next: the earliest `next_run_at` of an
-/// enabled job, but at least every `max_sleep` (to notice clock jumps after a
+/// When the scheduler should wake next: the earliest `next_run_at` of a job
+/// it runs (a paused project's overdue job would otherwise wake it at once,
+/// forever), but at least every `max_sleep` (to notice clock jumps after a
 /// suspend, and jobs added by another process).
-pub fn next_wake(jobs: &[BackupJob], now: DateTime<Utc>, max_sleep: Duration) -> DateTime<Utc> {
+pub fn next_wake(
+    jobs: &[BackupJob],
+    active_projects: &HashSet<ProjectId>,
+    now: DateTime<Utc>,
+    max_sleep: Duration,
+) -> DateTime<Utc> {
     jobs.iter()
-        .filter(|j| j.enabled)
+        .filter(|j| runs(j, active_projects))
         .filter_map(|j| j.next_run_at)
         .min()
         .map(|t| t.max(now))
@@ -151,20 +161,34 @@ mod tests {
     #[test]
     fn the_scheduler_sleeps_until_the_next_job_but_not_forever() {
         let p = ProjectId::new();
+        let active: HashSet<_> = [p].into();
         let now = utc("2026-11-28T00:00:00Z");
         let mut j = job("0 3 * * *", p);
         j.next_run_at = Some(utc("2026-11-28T00:00:30Z"));
         assert_eq!(
-            next_wake(&[j.clone()], now, Duration::minutes(1)),
+            next_wake(&[j.clone()], &active, now, Duration::minutes(1)),
             utc("2026-11-28T00:00:30Z")
         );
+        // Overdue but paused (its project inactive) or disabled: it does
+        // not wake the scheduler, which would find nothing to run.
+        j.next_run_at = Some(utc("2026-11-27T23:00:00Z"));
+        assert_eq!(
+            next_wake(&[j.clone()], &HashSet::new(), now, Duration::minutes(1)),
+            utc("2026-11-28T00:01:00Z")
+        );
+        j.enabled = false;
+        assert_eq!(
+            next_wake(&[j.clone()], &active, now, Duration::minutes(1)),
+            utc("2026-11-28T00:01:00Z")
+        );
+        j.enabled = true;
         j.next_run_at = Some(utc("2026-11-28T03:00:00Z"));
         assert_eq!(
-            next_wake(&[j], now, Duration::minutes(1)),
+            next_wake(&[j], &active, now, Duration::minutes(1)),
             utc("2026-11-28T00:01:00Z")
         );
         assert_eq!(
-            next_wake(&[], now, Duration::minutes(1)),
+            next_wake(&[], &active, now, Duration::minutes(1)),
             utc("2026-11-28T00:01:00Z")
         );
         assert_eq!(backoff(1).as_secs(), 30);
