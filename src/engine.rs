@@ -165,3 +165,24 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SettingKey;
+
+    #[test]
+    fn run_slots_follow_the_concurrency_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(DataDir::resolve(Some(dir.path())).unwrap()).unwrap();
+        let free = || engine.inner.run_slots.available_permits();
+        assert_eq!(free(), 2);
+        engine.set_setting(SettingKey::Concurrency, "5").unwrap();
+        assert_eq!(free(), 5);
+        engine.unset_setting(SettingKey::Concurrency).unwrap();
+        assert_eq!(free(), 2, "back to the default");
+        drop(engine);
+        let engine = Engine::open(DataDir::resolve(Some(dir.path())).unwrap()).unwrap();
+        assert_eq!(engine.inner.run_slots.available_permits(), 2);
+    }
+}

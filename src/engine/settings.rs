@@ -48,6 +48,9 @@ impl Engine {
     /// Clears a setting back to its default.
     pub fn unset_setting(&self, key: SettingKey) -> Result<(), EngineError> {
         self.catalog().set_setting(key.as_str(), None)?;
+        if key == SettingKey::Concurrency {
+            self.resize_run_slots(self.concurrency()?);
+        }
         Ok(())
     }
 
