@@ -42,12 +42,14 @@ impl VerifyReport {
     }
 }
 
-/// Checks one part file against the manifest.
+/// Checks one part file against the manifest; `done` bytes of the earlier
+/// parts count towards the progress.
 fn check_part(
     dir: &Path,
     part: &PartInfo,
     codec: crate::domain::Codec,
     progress: &Progress,
+    done: u64,
 ) -> Option<String> {
     let path = dir.join(&part.file);
     let file = match std::fs::File::open(&path) {
@@ -70,7 +72,7 @@ fn check_part(
                     }
                 }
                 let read = tally.lock().map(|t| t.1).unwrap_or(0);
-                progress.bytes_read.store(read, Ordering::Relaxed);
+                progress.bytes_read.store(done + read, Ordering::Relaxed);
             }
         }
         Err(e) => decode_error = Some(e.to_string()),
@@ -175,7 +177,7 @@ pub fn verify_dir(
     let mut done = 0;
     for part in &manifest.parts {
         progress.set_current(format!("verifying {}", part.file));
-        let problem = check_part(dir, part, manifest.compression.codec, progress);
+        let problem = check_part(dir, part, manifest.compression.codec, progress, done);
         done += part.bytes;
         progress.bytes_read.store(done, Ordering::Relaxed);
         report.parts.push(PartCheck {
