@@ -4,8 +4,8 @@
 use crate::app::bridge::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
 use crate::app::dashboard::DashboardModel;
 use crate::domain::{
-    Backup, BackupId, BackupJob, BackupKind, Codec, Environment, JobId, Profile, ProjectId,
-    ProjectInput, SettingKey, ValidationError, ValidationErrors,
+    Backup, BackupId, BackupJob, BackupKind, Codec, Compression, Environment, JobId, Profile,
+    ProjectId, ProjectInput, SettingKey, ValidationError, ValidationErrors,
 };
 use crate::engine::{BackupFilter, JobInput, TestReport, VaultState};
 use serde::{Deserialize, Serialize};
@@ -179,6 +179,12 @@ pub struct JobForm {
     pub webhook: String,
     /// Enabled.
     pub enabled: bool,
+    /// The profile, which the form does not show: an edited job keeps its
+    /// own (`None`: chosen from the database at run time).
+    pub profile: Option<Profile>,
+    /// The compression, which the form does not show: an edited job keeps
+    /// its own (`None`: the default compression when saved).
+    pub compression: Option<Compression>,
     /// Errors per field.
     pub errors: ValidationErrors,
 }
@@ -198,6 +204,8 @@ impl JobForm {
             timeout: String::new(),
             webhook: String::new(),
             enabled: true,
+            profile: None,
+            compression: None,
             errors: ValidationErrors::default(),
         }
     }
@@ -217,6 +225,8 @@ impl JobForm {
             timeout: job.timeout_secs.map(|t| t.to_string()).unwrap_or_default(),
             webhook: job.webhook_url.clone().unwrap_or_default(),
             enabled: job.enabled,
+            profile: job.profile,
+            compression: Some(job.compression),
             errors: ValidationErrors::default(),
         }
     }
@@ -253,8 +263,8 @@ impl JobForm {
             project: self.project.map(|p| p.to_string()).unwrap_or_default(),
             cron: self.cron.clone(),
             kind: self.kind,
-            profile: None,
-            compression: None,
+            profile: self.profile,
+            compression: self.compression,
             keep_last,
             keep_days,
             timeout_secs,
@@ -625,5 +635,24 @@ impl UiState {
     /// Cancels a running task.
     pub fn cancel(&mut self, id: TaskId) {
         self.send(Command::Cancel(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixtures;
+
+    #[test]
+    fn editing_a_schedule_keeps_what_the_form_does_not_show() {
+        let mut job = fixtures::job(ProjectId::new(), "0 3 * * *");
+        job.profile = Some(Profile::Postgres);
+        job.compression = Compression::new(Codec::Xz, Some(9)).unwrap();
+        let input = JobForm::edit(&job).input().unwrap();
+        assert_eq!(input.profile, Some(Profile::Postgres));
+        assert_eq!(input.compression, Some(job.compression));
+        // A new schedule leaves both to the engine's defaults.
+        let input = JobForm::new(Some(job.project_id)).input().unwrap();
+        assert_eq!((input.profile, input.compression), (None, None));
     }
 }
