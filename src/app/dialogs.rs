@@ -2,7 +2,7 @@
 //! the typed-name confirmation), and confirmations before deleting. Esc
 //! closes each of them.
 
-use crate::app::bridge::{Command, TestKey};
+use crate::app::bridge::Command;
 use crate::app::projects_ui::test_report_ui;
 use crate::app::state::{Confirm, TestState, UiState};
 use crate::app::widgets::{choice, error_color, field, field_error};
@@ -25,7 +25,6 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
     };
     let mut close = false;
     let mut commands = Vec::new();
-    let test = state.tests.get(&TestKey::Form);
     let modal = Modal::new(Id::unique("project_form")).show(ctx, |ui| {
         ui.set_width(620.0);
         ui.heading(if form.id.is_some() { "Edit project" } else { "Add project" });
@@ -68,8 +67,9 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
         }
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            let testing = matches!(test, Some(TestState::Running));
+            let testing = matches!(form.test, Some(TestState::Running));
             if ui.add_enabled(!testing, egui::Button::new("Test connection")).clicked() {
+                form.test = Some(TestState::Running);
                 commands.push(Command::TestUrl(form.db_url.clone()));
             }
             if ui.add_enabled(!form.busy, egui::Button::new("Save")).clicked() {
@@ -91,20 +91,16 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
                 ui.label(RichText::new("Fix the fields marked in red.").color(error_color(ui)));
             }
         });
-        test_report_ui(ui, test);
+        test_report_ui(ui, form.test.as_ref());
     });
     if modal.should_close() {
         close = true;
     }
     for c in commands {
-        if matches!(c, Command::TestUrl(_)) {
-            state.tests.insert(TestKey::Form, TestState::Running);
-        }
         state.send(c);
     }
     if close {
         state.project_form = None;
-        state.tests.remove(&TestKey::Form);
     }
 }
 

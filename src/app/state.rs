@@ -107,6 +107,8 @@ pub struct ProjectForm {
     pub tried: bool,
     /// Waiting for the engine.
     pub busy: bool,
+    /// The form's "Test connection": it goes when the form goes.
+    pub test: Option<TestState>,
 }
 
 impl ProjectForm {
@@ -125,6 +127,7 @@ impl ProjectForm {
             errors: ValidationErrors::default(),
             tried: false,
             busy: false,
+            test: None,
         }
     }
 
@@ -563,6 +566,11 @@ impl UiState {
                     f.busy = false;
                     f.tried = true;
                     f.errors = errors;
+                }
+            }
+            Event::Tested(TestKey::Form, result) => {
+                if let Some(f) = &mut self.project_form {
+                    f.test = Some(TestState::Done(result));
                 }
             }
             Event::Tested(key, result) => {

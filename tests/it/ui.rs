@@ -172,15 +172,16 @@ fn adding_a_project_shows_errors_at_the_field_then_saves() {
     click(&mut h, "Test connection");
     step_until(&mut h, "the connection test", |a| {
         matches!(
-            a.state.tests.get(&supabackup::app::bridge::TestKey::Form),
+            a.state.project_form.as_ref().and_then(|f| f.test.as_ref()),
             Some(supabackup::app::state::TestState::Done(_))
         )
     });
     if let Some(supabackup::app::state::TestState::Done(r)) = h
         .state()
         .state
-        .tests
-        .get(&supabackup::app::bridge::TestKey::Form)
+        .project_form
+        .as_ref()
+        .and_then(|f| f.test.as_ref())
     {
         let r = r.as_ref().as_ref().expect("the test ran");
         assert!(r.ok(), "{:?}", r.connect_error);
@@ -190,6 +191,15 @@ fn adding_a_project_shows_errors_at_the_field_then_saves() {
     step_until(&mut h, "the saved project", |a| {
         a.state.data.projects.len() == 1
     });
+    assert!(h.state().state.project_form.is_none());
+    // The next form starts without this one's test result.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.step();
+    h.step();
+    assert!(h.state().state.project_form.is_some());
+    assert!(h.query_by_label("Ready to back up").is_none());
+    h.key_press(egui::Key::Escape);
+    h.step();
     assert!(h.state().state.project_form.is_none());
     // While the window is open it holds the catalog; closed, the CLI sees the project.
     let in_use = sb.run(&["project", "list"]).expect_code(1);
