@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use supabackup::app::bridge::{ProjectRow, Snapshot};
+use supabackup::app::bridge::Snapshot;
 use supabackup::app::dashboard::DashboardModel;
 use supabackup::app::{Panel, UiState, draw_panel};
 use supabackup::domain::{
@@ -39,29 +39,27 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn project(i: usize) -> ProjectRow {
-    ProjectRow {
-        view: ProjectView {
-            id: ProjectId::new(),
-            name: format!("project-{i:02}"),
-            description: String::new(),
-            environment: ["production", "staging", "development"][i % 3].into(),
-            db_url: format!("postgresql://postgres:****@db{i}.example.com:5432/postgres"),
-            service_key: None,
-            anon_key: None,
-            is_active: true,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-        },
+fn project(i: usize) -> ProjectView {
+    ProjectView {
+        id: ProjectId::new(),
+        name: format!("project-{i:02}"),
+        description: String::new(),
+        environment: ["production", "staging", "development"][i % 3].into(),
+        db_url: format!("postgresql://postgres:****@db{i}.example.com:5432/postgres"),
+        service_key: None,
+        anon_key: None,
+        is_active: true,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
     }
 }
 
 fn state(projects: usize, backups: usize) -> UiState {
-    let projects: Vec<ProjectRow> = (0..projects).map(project).collect();
+    let projects: Vec<ProjectView> = (0..projects).map(project).collect();
     let now = chrono::Utc::now();
     let backups: Vec<Backup> = (0..backups)
         .map(|i| {
-            let p = &projects[i % projects.len()].view;
+            let p = &projects[i % projects.len()];
             let at = now - chrono::Duration::minutes(i as i64 * 7);
             Backup {
                 id: BackupId::new(),
@@ -97,8 +95,8 @@ fn state(projects: usize, backups: usize) -> UiState {
         .iter()
         .map(|p| BackupJob {
             id: JobId::new(),
-            project_id: p.view.id,
-            name: format!("{} nightly", p.view.name),
+            project_id: p.id,
+            name: format!("{} nightly", p.name),
             cron: "0 3 * * *".into(),
             enabled: true,
             next_run_at: Some(now),

@@ -48,6 +48,13 @@ pub struct SupabackupApp {
 
 const PANEL_KEY: &str = "supabackup.panel";
 
+/// Wakes the window from the engine's side (soon, not at once: events
+/// arriving together cost one frame).
+fn waker(ctx: &egui::Context) -> bridge::Waker {
+    let ctx = ctx.clone();
+    Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
+}
+
 impl SupabackupApp {
     /// Starts the engine on `data_dir` and restores the last panel.
     pub fn new(cc: &eframe::CreationContext<'_>, data_dir: DataDir) -> Self {
@@ -58,38 +65,28 @@ impl SupabackupApp {
         {
             state.panel = panel;
         }
-        let ctx = cc.egui_ctx.clone();
-        let waker: bridge::Waker =
-            Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)));
         Self {
             state,
-            bridge: Bridge::start(data_dir.clone(), waker),
+            bridge: Bridge::start(data_dir.clone(), waker(&cc.egui_ctx)),
             data_dir,
             theme: None,
         }
     }
 
     fn retry_open(&mut self, ctx: &egui::Context) {
-        let c = ctx.clone();
-        let waker: bridge::Waker =
-            Arc::new(move || c.request_repaint_after(Duration::from_millis(10)));
-        self.bridge = Bridge::start(self.data_dir.clone(), waker);
+        self.bridge = Bridge::start(self.data_dir.clone(), waker(ctx));
         self.state.screen = Screen::Opening;
     }
 
     fn apply_theme(&mut self, ctx: &egui::Context) {
-        let wanted = self
-            .state
-            .setting(SettingKey::Theme)
-            .unwrap_or("system")
-            .to_string();
-        if self.theme.as_deref() != Some(wanted.as_str()) {
-            ctx.set_theme(match wanted.as_str() {
+        let wanted = self.state.setting(SettingKey::Theme).unwrap_or("system");
+        if self.theme.as_deref() != Some(wanted) {
+            ctx.set_theme(match wanted {
                 "light" => egui::ThemePreference::Light,
                 "dark" => egui::ThemePreference::Dark,
                 _ => egui::ThemePreference::System,
             });
-            self.theme = Some(wanted);
+            self.theme = Some(wanted.to_string());
         }
     }
 
@@ -172,11 +169,7 @@ impl SupabackupApp {
                     .selected_text(selected)
                     .show_ui(ui, |ui| {
                         for p in &s.data.projects {
-                            ui.selectable_value(
-                                &mut s.selected_project,
-                                Some(p.view.id),
-                                &p.view.name,
-                            );
+                            ui.selectable_value(&mut s.selected_project, Some(p.id), &p.name);
                         }
                     });
                 if let Some(p) = s.selected_project {

@@ -116,7 +116,7 @@ fn filters_ui(ui: &mut Ui, state: &mut UiState) {
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut project, None, "All projects");
                 for p in &state.data.projects {
-                    ui.selectable_value(&mut project, Some(p.view.id), &p.view.name);
+                    ui.selectable_value(&mut project, Some(p.id), &p.name);
                 }
             });
         let mut status = state.history.filter.status;
@@ -246,14 +246,16 @@ fn history_table(ui: &mut Ui, state: &mut UiState) {
                 });
                 row.col(|ui| {
                     let id = b.id;
-                    let label = format!(
-                        "{} {}",
-                        b.project_name,
-                        b.started_at.format("%Y-%m-%d %H:%M")
-                    );
+                    let label = || {
+                        format!(
+                            "{} {}",
+                            b.project_name,
+                            b.started_at.format("%Y-%m-%d %H:%M")
+                        )
+                    };
                     if let Some(e) = &b.error {
                         if ui.button("Delete").clicked() {
-                            action = Some(RowAction::Delete(id, label));
+                            action = Some(RowAction::Delete(id, label()));
                         }
                         ui.label(RichText::new(e).color(error_color(ui)).small())
                             .on_hover_text(e);
@@ -292,7 +294,7 @@ fn history_table(ui: &mut Ui, state: &mut UiState) {
                             action = Some(RowAction::Pin(id, !b.pinned));
                         }
                         if ui.button("Delete…").clicked() {
-                            action = Some(RowAction::Delete(id, label));
+                            action = Some(RowAction::Delete(id, label()));
                         }
                     });
                 });

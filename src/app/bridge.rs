@@ -30,8 +30,6 @@ pub enum Command {
     Unlock(Zeroizing<String>),
     /// Forget the key.
     Lock,
-    /// Reload everything shown.
-    Refresh,
     /// Add (`id: None`) or edit a project.
     SaveProject {
         /// The project being edited, if any.
@@ -83,16 +81,12 @@ pub enum Command {
         /// The user typed the database name to replace it.
         confirmed: bool,
     },
-    /// Stop a running task.
-    Cancel(TaskId),
     /// Delete a backup's files and record.
     DeleteBackup(BackupId),
     /// Pin or unpin (pinned backups survive retention).
     SetPinned(BackupId, bool),
     /// Change a setting.
     SetSetting(SettingKey, String),
-    /// Clear a setting back to its default.
-    UnsetSetting(SettingKey),
     /// Ask the OS for a folder for a path setting.
     PickFolder(SettingKey),
     /// Show a folder in the OS file manager.
@@ -114,24 +108,19 @@ pub enum Command {
     ExportSqlite,
 }
 
-/// A project row: the masked view plus its history in numbers.
-#[derive(Debug, Clone)]
-pub struct ProjectRow {
-    /// The project, secrets masked.
-    pub view: ProjectView,
-}
-
 /// Everything the panels show, loaded in one go.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Projects.
-    pub projects: Vec<ProjectRow>,
+    pub projects: Vec<ProjectView>,
     /// Backups, newest first.
     pub backups: Vec<Backup>,
     /// Schedules.
     pub jobs: Vec<BackupJob>,
     /// Every setting's value in effect.
     pub settings: Vec<(SettingKey, Option<String>)>,
+    /// The compression settings in effect, for "Back up now".
+    pub default_compression: Compression,
     /// Recent activity, newest first.
     pub activity: Vec<Activity>,
     /// The data dir.
@@ -143,15 +132,15 @@ impl Snapshot {
     pub fn project_name(&self, id: ProjectId) -> Option<&str> {
         self.projects
             .iter()
-            .find(|p| p.view.id == id)
-            .map(|p| p.view.name.as_str())
+            .find(|p| p.id == id)
+            .map(|p| p.name.as_str())
     }
 
     /// Every project as (id, name), for pickers.
     pub fn project_choices(&self) -> Vec<(ProjectId, String)> {
         self.projects
             .iter()
-            .map(|p| (p.view.id, p.view.name.clone()))
+            .map(|p| (p.id, p.name.clone()))
             .collect()
     }
 }
@@ -308,51 +297,24 @@ fn err(e: impl std::fmt::Display) -> Event {
     Event::Error(e.to_string())
 }
 
-/// Running tasks' cancel switches, shared by commands and the scheduler.
-#[derive(Clone, Default)]
-struct Tasks(Arc<Mutex<Vec<(TaskId, CancelToken)>>>);
-
 static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
 
-impl Tasks {
-    fn add(&self, cancel: CancelToken) -> TaskId {
-        let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut t) = self.0.lock() {
-            t.retain(|(_, c)| !c.is_cancelled());
-            t.push((id, cancel));
-        }
-        id
-    }
-
-    fn cancel(&self, id: TaskId) {
-        if let Ok(t) = self.0.lock()
-            && let Some((_, c)) = t.iter().find(|(t, _)| *t == id)
-        {
-            c.cancel();
-        }
-    }
-
-    fn cancel_all(&self) {
-        if let Ok(t) = self.0.lock() {
-            for (_, c) in t.iter() {
-                c.cancel();
-            }
-        }
-    }
+/// A fresh task id.
+fn new_task_id() -> TaskId {
+    NEXT_TASK.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The app's view of scheduled runs: progress bars, toasts, a desktop
 /// notification when one fails.
 struct AppHooks {
     out: Outbox,
-    tasks: Tasks,
     current: Mutex<HashMap<JobId, TaskId>>,
     engine: Engine,
 }
 
 impl RunHooks for AppHooks {
     fn started(&self, job: &BackupJob, progress: Arc<Progress>, cancel: CancelToken) {
-        let id = self.tasks.add(cancel.clone());
+        let id = new_task_id();
         let previous = self
             .current
             .lock()
@@ -463,18 +425,15 @@ async fn run(data_dir: DataDir, mut rx: tokio::sync::mpsc::Receiver<Command>, ou
         Ok(state) => out.send(Event::Opened(state)),
         Err(e) => return out.send(Event::OpenFailed(e.to_string())),
     }
-    let tasks = Tasks::default();
     let stop = CancelToken::new();
     let hooks = Arc::new(AppHooks {
         out: out.clone(),
-        tasks: tasks.clone(),
         current: Mutex::new(HashMap::new()),
         engine: engine.clone(),
     });
     let mut ctx = Ctx {
         engine: engine.clone(),
         out: out.clone(),
-        tasks: tasks.clone(),
         hooks: hooks.clone(),
         ui_locked: true,
         scheduler: None,
@@ -484,14 +443,12 @@ async fn run(data_dir: DataDir, mut rx: tokio::sync::mpsc::Receiver<Command>, ou
         handle(&mut ctx, cmd).await;
     }
     stop.cancel();
-    tasks.cancel_all();
 }
 
 /// What the command handler works with.
 struct Ctx {
     engine: Engine,
     out: Outbox,
-    tasks: Tasks,
     hooks: Arc<AppHooks>,
     /// The window is locked: only unlocking is accepted.
     ui_locked: bool,
@@ -519,7 +476,7 @@ fn snapshot(engine: &Engine) -> Result<Snapshot, EngineError> {
         Ok(_) => engine
             .projects()?
             .iter()
-            .map(|p| engine.project_view(p).map(|view| ProjectRow { view }))
+            .map(|p| engine.project_view(p))
             .collect::<Result<Vec<_>, _>>()?,
         Err(_) => Vec::new(),
     };
@@ -532,13 +489,16 @@ fn snapshot(engine: &Engine) -> Result<Snapshot, EngineError> {
         backups: engine.catalog().backups()?,
         jobs: engine.catalog().jobs()?,
         settings,
+        default_compression: engine.default_compression()?,
         activity: engine.catalog().activity(200)?,
         data_dir: engine.data_dir().root.clone(),
     })
 }
 
+/// Sends a fresh snapshot. It reads the whole catalog: the runtime moves
+/// its other tasks off this worker meanwhile.
 fn refresh(engine: &Engine, out: &Outbox) {
-    match snapshot(engine) {
+    match tokio::task::block_in_place(|| snapshot(engine)) {
         Ok(s) => out.send(Event::Data(Box::new(s))),
         Err(e) => out.send(err(e)),
     }
@@ -555,7 +515,7 @@ fn spawn_task<F>(
 {
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
-    let id = ctx.tasks.add(cancel.clone());
+    let id = new_task_id();
     ctx.out.send(Event::TaskStarted(TaskInfo {
         id,
         label,
@@ -600,7 +560,6 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
             ctx.ui_locked = true;
             out.send(Event::Locked);
         }
-        Command::Refresh => refresh(engine, out),
         Command::SaveProject { id, input, active } => {
             let result = match id {
                 None => engine.add_project(&input).and_then(|p| {
@@ -844,8 +803,10 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                 },
             );
         }
-        Command::Cancel(id) => ctx.tasks.cancel(id),
-        Command::DeleteBackup(id) => match engine.delete_backup(&id.to_string()) {
+        Command::DeleteBackup(id) => match tokio::task::block_in_place(|| {
+            // Removes a whole folder.
+            engine.delete_backup(&id.to_string())
+        }) {
             Ok(b) => {
                 out.send(Event::Info(format!("Deleted backup {}", b.id.short())));
                 refresh(engine, out);
@@ -861,10 +822,6 @@ async fn handle(ctx: &mut Ctx, cmd: Command) {
                 out.send(Event::Info(format!("{key} = {v}")));
                 refresh(engine, out);
             }
-            Err(e) => out.send(err(e)),
-        },
-        Command::UnsetSetting(key) => match engine.unset_setting(key) {
-            Ok(()) => refresh(engine, out),
             Err(e) => out.send(err(e)),
         },
         Command::PickFolder(key) => {

@@ -5,6 +5,8 @@ use crate::app::bridge::Snapshot;
 use crate::domain::{BackupStatus, ProjectId};
 use crate::scheduler::CronSpec;
 use chrono::{DateTime, Duration, Utc};
+use egui_plot::PlotPoint;
+use std::collections::HashMap;
 
 /// One project's health.
 #[derive(Debug, Clone)]
@@ -25,8 +27,10 @@ pub struct ProjectHealth {
     pub success_rate: Option<f32>,
     /// Bytes of its completed backups.
     pub storage: u64,
-    /// How many backups it has.
-    pub backups: usize,
+    /// Its backup sizes over time, oldest first: x in days relative to the
+    /// model's `origin`, y in MiB. Relative, so points minutes apart stay
+    /// distinct after the plot maps them to f32 screen coordinates.
+    pub sizes: Vec<PlotPoint>,
     /// Its last backup failed.
     pub last_failed: bool,
     /// Its newest backup's status and start.
@@ -38,11 +42,7 @@ pub struct ProjectHealth {
 pub struct DashboardModel {
     /// Per project.
     pub projects: Vec<ProjectHealth>,
-    /// Backup sizes over time, per project: (name, [days relative to
-    /// `origin`, MiB]). Relative, so points minutes apart stay distinct after
-    /// the plot maps them to f32 screen coordinates.
-    pub series: Vec<(String, Vec<[f64; 2]>)>,
-    /// The time x = 0 stands for.
+    /// The time x = 0 of the size plots stands for.
     pub origin: DateTime<Utc>,
     /// Bytes of every completed backup.
     pub total_storage: u64,
@@ -65,65 +65,77 @@ impl DashboardModel {
             origin: now,
             ..Default::default()
         };
-        let mut recent = (0usize, 0usize);
-        let month_ago = now - Duration::days(30);
-        for p in &data.projects {
-            let id = p.view.id;
-            let mut h = ProjectHealth {
-                id,
-                name: p.view.name.clone(),
-                environment: p.view.environment.clone(),
+        model.projects = data
+            .projects
+            .iter()
+            .map(|p| ProjectHealth {
+                id: p.id,
+                name: p.name.clone(),
+                environment: p.environment.clone(),
                 last_success: None,
                 promised: None,
                 stale: false,
                 success_rate: None,
                 storage: 0,
-                backups: 0,
+                sizes: Vec::new(),
                 last_failed: false,
                 last: None,
+            })
+            .collect();
+        let index: HashMap<ProjectId, usize> = model
+            .projects
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id, i))
+            .collect();
+        // (finished, completed) per project, and across projects in the
+        // last 30 days.
+        let mut counts = vec![(0usize, 0usize); model.projects.len()];
+        let mut recent = (0usize, 0usize);
+        let month_ago = now - Duration::days(30);
+        // Backups are newest first.
+        for b in &data.backups {
+            let Some(&i) = index.get(&b.project_id) else {
+                continue;
             };
-            let mut finished = 0usize;
-            let mut completed = 0usize;
-            let mut points = Vec::new();
-            // Backups are newest first.
-            for b in data.backups.iter().filter(|b| b.project_id == id) {
-                h.backups += 1;
-                if h.backups == 1 {
-                    h.last = Some((b.status, b.started_at));
-                    h.last_failed =
-                        matches!(b.status, BackupStatus::Failed | BackupStatus::Interrupted);
-                }
-                if b.status != BackupStatus::Running {
-                    finished += 1;
-                    if b.started_at >= month_ago {
-                        recent.1 += 1;
-                    }
-                }
-                if b.status == BackupStatus::Completed {
-                    completed += 1;
-                    if b.started_at >= month_ago {
-                        recent.0 += 1;
-                    }
-                    h.storage += b.bytes;
-                    let end = b.finished_at.unwrap_or(b.started_at);
-                    if h.last_success.is_none_or(|l| end > l) {
-                        h.last_success = Some(end);
-                    }
-                    if points.len() < MAX_POINTS {
-                        points.push([
-                            (b.started_at - now).num_milliseconds() as f64 / 86_400_000.0,
-                            b.bytes as f64 / (1024.0 * 1024.0),
-                        ]);
-                    }
+            let h = &mut model.projects[i];
+            if h.last.is_none() {
+                h.last = Some((b.status, b.started_at));
+                h.last_failed =
+                    matches!(b.status, BackupStatus::Failed | BackupStatus::Interrupted);
+            }
+            if b.status != BackupStatus::Running {
+                counts[i].0 += 1;
+                if b.started_at >= month_ago {
+                    recent.1 += 1;
                 }
             }
+            if b.status == BackupStatus::Completed {
+                counts[i].1 += 1;
+                if b.started_at >= month_ago {
+                    recent.0 += 1;
+                }
+                h.storage += b.bytes;
+                let end = b.finished_at.unwrap_or(b.started_at);
+                if h.last_success.is_none_or(|l| end > l) {
+                    h.last_success = Some(end);
+                }
+                if h.sizes.len() < MAX_POINTS {
+                    h.sizes.push(PlotPoint::new(
+                        (b.started_at - now).num_milliseconds() as f64 / 86_400_000.0,
+                        b.bytes as f64 / (1024.0 * 1024.0),
+                    ));
+                }
+            }
+        }
+        for (h, (finished, completed)) in model.projects.iter_mut().zip(counts) {
             if finished > 0 {
                 h.success_rate = Some(completed as f32 / finished as f32);
             }
             h.promised = data
                 .jobs
                 .iter()
-                .filter(|j| j.enabled && j.project_id == id)
+                .filter(|j| j.enabled && j.project_id == h.id)
                 .filter_map(|j| CronSpec::parse(&j.cron).ok()?.interval(now, &chrono::Local))
                 .min();
             if let Some(promised) = h.promised {
@@ -134,9 +146,7 @@ impl DashboardModel {
                 };
             }
             model.total_storage += h.storage;
-            points.reverse();
-            model.series.push((h.name.clone(), points));
-            model.projects.push(h);
+            h.sizes.reverse();
         }
         if recent.1 > 0 {
             model.recent_success_rate = Some(recent.0 as f32 / recent.1 as f32);
@@ -162,24 +172,21 @@ pub fn age_words(age: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::bridge::ProjectRow;
     use crate::domain::fixtures::{backup as fixture, job};
     use crate::engine::ProjectView;
 
-    fn project(name: &str) -> ProjectRow {
-        ProjectRow {
-            view: ProjectView {
-                id: ProjectId::new(),
-                name: name.into(),
-                description: String::new(),
-                environment: "production".into(),
-                db_url: String::new(),
-                service_key: None,
-                anon_key: None,
-                is_active: true,
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
-            },
+    fn project(name: &str) -> ProjectView {
+        ProjectView {
+            id: ProjectId::new(),
+            name: name.into(),
+            description: String::new(),
+            environment: "production".into(),
+            db_url: String::new(),
+            service_key: None,
+            anon_key: None,
+            is_active: true,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
         }
     }
 
@@ -187,7 +194,7 @@ mod tests {
     fn health_counts_rates_storage_and_staleness() {
         let now = Utc::now();
         let (a, b) = (project("a"), project("b"));
-        let (ai, bi) = (a.view.id, b.view.id);
+        let (ai, bi) = (a.id, b.id);
         let data = Snapshot {
             projects: vec![a, b],
             backups: vec![
@@ -218,7 +225,7 @@ mod tests {
         let hb = &m.projects[1];
         assert!(hb.stale, "3 days old with a daily schedule is overdue");
         assert_eq!(m.total_storage, 150);
-        assert_eq!(m.series[0].1.len(), 1);
+        assert_eq!(ha.sizes.len(), 1);
         assert_eq!(age_words(Duration::hours(3)), "3 h ago");
     }
 }

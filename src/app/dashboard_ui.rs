@@ -95,7 +95,7 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
     }
     ui.add_space(10.0);
     ui.strong("Backup sizes over time (MiB)");
-    let series = &state.dashboard.series;
+    let projects = &state.dashboard.projects;
     let origin = state.dashboard.origin;
     Plot::new("sizes")
         .height(220.0)
@@ -111,11 +111,12 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
             }
         })
         .show(ui, |plot| {
-            for (name, points) in series {
+            for h in projects {
+                let points = &h.sizes[..];
                 if points.len() > 1 {
-                    plot.line(Line::new(name.clone(), points.clone()));
+                    plot.line(Line::new(&h.name, points));
                 }
-                plot.points(Points::new(name.clone(), points.clone()).radius(3.0));
+                plot.points(Points::new(&h.name, points).radius(3.0));
             }
         });
     ui.add_space(10.0);

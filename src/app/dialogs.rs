@@ -29,29 +29,31 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
         ui.set_width(620.0);
         ui.heading(if form.id.is_some() { "Edit project" } else { "Add project" });
         ui.add_space(6.0);
-        let before = (form.name.clone(), form.db_url.to_string(), form.environment);
+        // Errors are live after the first save: re-check on any edit.
+        let mut edited = false;
         egui::Grid::new("project_fields").num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
-            field(ui, "Name", &mut form.name, "My shop (production)", false);
+            edited |= field(ui, "Name", &mut form.name, "My shop (production)", false).changed();
             if form.tried {
                 field_error(ui, &form.errors, "name");
             }
-            field(ui, "Description", &mut form.description, "optional", false);
-            choice(ui, "Environment", &mut form.environment, &Environment::ALL, |e| e.as_str());
-            field(
+            edited |= field(ui, "Description", &mut form.description, "optional", false).changed();
+            edited |= choice(ui, "Environment", &mut form.environment, &Environment::ALL, |e| e.as_str());
+            edited |= field(
                 ui,
                 "Database URL",
                 &mut form.db_url,
                 "postgresql://postgres.<ref>:PASSWORD@aws-0-<region>.pooler.supabase.com:5432/postgres",
                 !form.reveal,
-            );
+            )
+            .changed();
             if form.tried {
                 field_error(ui, &form.errors, "db_url");
             }
-            field(ui, "Service key", &mut form.service_key, "optional (service_role)", !form.reveal);
+            edited |= field(ui, "Service key", &mut form.service_key, "optional (service_role)", !form.reveal).changed();
             if form.tried {
                 field_error(ui, &form.errors, "service_key");
             }
-            field(ui, "Anon key", &mut form.anon_key, "optional", !form.reveal);
+            edited |= field(ui, "Anon key", &mut form.anon_key, "optional", !form.reveal).changed();
             if form.tried {
                 field_error(ui, &form.errors, "anon_key");
             }
@@ -62,7 +64,7 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
             });
             ui.end_row();
         });
-        if form.tried && (form.name.clone(), form.db_url.to_string(), form.environment) != before {
+        if form.tried && edited {
             form.revalidate();
         }
         ui.add_space(6.0);

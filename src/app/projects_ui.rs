@@ -5,7 +5,7 @@ use crate::app::bridge::{Command, TestKey};
 use crate::app::dashboard::age_words;
 use crate::app::state::{Confirm, ProjectForm, TestState, UiState};
 use crate::app::widgets::{env_badge, error_color, ok_color, status_text};
-use crate::domain::Environment;
+use crate::domain::{Environment, ProjectId};
 use crate::engine::TestReport;
 use crate::pgtools::Severity;
 use egui::{RichText, Ui};
@@ -99,9 +99,8 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
         ui.label("No projects yet. Add one with its database connection string (Supabase: Connect > Session pooler).");
         return;
     }
-    let projects = state.data.projects.clone();
-    for row in &projects {
-        let p = &row.view;
+    let mut action = None;
+    for p in &state.data.projects {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
@@ -124,20 +123,17 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
             if !p.description.is_empty() {
                 ui.label(&p.description);
             }
-            let revealed = state.revealed.get(&(p.id, "db_url")).map(|v| v.to_string());
+            let revealed = state.revealed.get(&(p.id, "db_url"));
             ui.horizontal(|ui| {
                 ui.label("Database:");
-                ui.monospace(revealed.as_deref().unwrap_or(&p.db_url));
+                ui.monospace(revealed.map_or(p.db_url.as_str(), |v| v.as_str()));
                 let shown = revealed.is_some();
                 if ui.button(if shown { "Hide" } else { "Reveal" }).clicked() {
-                    if shown {
-                        state.revealed.remove(&(p.id, "db_url"));
+                    action = Some(if shown {
+                        ProjectAction::Hide(p.id)
                     } else {
-                        state.send(Command::Reveal {
-                            project: p.id,
-                            slot: "db_url",
-                        });
-                    }
+                        ProjectAction::Reveal(p.id)
+                    });
                 }
             });
             for (slot, masked) in [("service_key", &p.service_key), ("anon_key", &p.anon_key)] {
@@ -157,21 +153,17 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                     .add_enabled(!testing, egui::Button::new("Test connection"))
                     .clicked()
                 {
-                    state
-                        .tests
-                        .insert(TestKey::Project(p.id), TestState::Running);
-                    state.send(Command::TestProject(p.id));
+                    action = Some(ProjectAction::Test(p.id));
                 }
                 let running = state.running_backup(p.id).is_some();
                 if ui
                     .add_enabled(!running, egui::Button::new("Back up now"))
                     .clicked()
                 {
-                    state.selected_project = Some(p.id);
-                    state.open_backup_dialog(p.id);
+                    action = Some(ProjectAction::BackUp(p.id));
                 }
                 if ui.button("Edit").clicked() {
-                    state.project_form = Some(ProjectForm {
+                    action = Some(ProjectAction::Edit(ProjectForm {
                         id: Some(p.id),
                         name: p.name.clone(),
                         description: p.description.clone(),
@@ -179,21 +171,62 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                         db_url: Zeroizing::new(String::new()),
                         active: p.is_active,
                         ..ProjectForm::new()
-                    });
-                    // The form needs the secrets in the clear to edit them.
-                    for slot in ["db_url", "service_key", "anon_key"] {
-                        state.send(Command::Reveal {
-                            project: p.id,
-                            slot,
-                        });
-                    }
+                    }));
                 }
                 if ui.button("Remove…").clicked() {
-                    state.confirm = Some(Confirm::RemoveProject(p.id, p.name.clone()));
+                    action = Some(ProjectAction::Remove(p.id, p.name.clone()));
                 }
             });
             test_report_ui(ui, state.tests.get(&TestKey::Project(p.id)));
         });
         ui.add_space(4.0);
+    }
+    if let Some(a) = action {
+        a.apply(state);
+    }
+}
+
+/// What a click on a project card asks for.
+enum ProjectAction {
+    Hide(ProjectId),
+    Reveal(ProjectId),
+    Test(ProjectId),
+    BackUp(ProjectId),
+    Edit(ProjectForm),
+    Remove(ProjectId, String),
+}
+
+impl ProjectAction {
+    fn apply(self, state: &mut UiState) {
+        match self {
+            ProjectAction::Hide(id) => {
+                state.revealed.remove(&(id, "db_url"));
+            }
+            ProjectAction::Reveal(project) => state.send(Command::Reveal {
+                project,
+                slot: "db_url",
+            }),
+            ProjectAction::Test(id) => {
+                state.tests.insert(TestKey::Project(id), TestState::Running);
+                state.send(Command::TestProject(id));
+            }
+            ProjectAction::BackUp(id) => {
+                state.selected_project = Some(id);
+                state.open_backup_dialog(id);
+            }
+            ProjectAction::Edit(form) => {
+                let id = form.id;
+                state.project_form = Some(form);
+                // The form needs the secrets in the clear to edit them.
+                if let Some(project) = id {
+                    for slot in ["db_url", "service_key", "anon_key"] {
+                        state.send(Command::Reveal { project, slot });
+                    }
+                }
+            }
+            ProjectAction::Remove(id, name) => {
+                state.confirm = Some(Confirm::RemoveProject(id, name));
+            }
+        }
     }
 }

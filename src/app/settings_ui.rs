@@ -3,7 +3,7 @@
 
 use crate::app::bridge::Command;
 use crate::app::state::UiState;
-use crate::domain::SettingKey;
+use crate::domain::{Codec, SettingKey};
 use egui::{RichText, Ui};
 
 /// Draws the Settings panel.
@@ -25,10 +25,11 @@ pub fn settings_ui(ui: &mut Ui, state: &mut UiState) {
                 let l = ui.label(key.as_str());
                 match key {
                     SettingKey::DefaultCompression | SettingKey::Theme => {
+                        let codecs = Codec::ALL.map(|c| c.as_str());
                         let options: &[&str] = if key == SettingKey::Theme {
                             &["system", "light", "dark"]
                         } else {
-                            &["zstd", "xz", "none"]
+                            &codecs
                         };
                         let before = edit.clone();
                         egui::ComboBox::from_id_salt(key.as_str())

@@ -498,15 +498,7 @@ impl UiState {
 
     /// Opens the "Back up now" dialog with the default compression.
     pub fn open_backup_dialog(&mut self, project: ProjectId) {
-        let codec: Codec = self
-            .setting(SettingKey::DefaultCompression)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(Codec::Zstd);
-        let level = self
-            .setting(SettingKey::DefaultLevel)
-            .and_then(|l| l.parse().ok())
-            .filter(|l| codec.level_range().contains(l))
-            .unwrap_or_else(|| codec.default_level());
+        let Compression { codec, level } = self.data.default_compression;
         self.backup_dialog = Some(BackupDialog {
             project,
             kind: BackupKind::Full,
@@ -547,12 +539,12 @@ impl UiState {
             Event::Data(snapshot) => {
                 self.data = *snapshot;
                 if let Some(sel) = self.selected_project
-                    && !self.data.projects.iter().any(|p| p.view.id == sel)
+                    && !self.data.projects.iter().any(|p| p.id == sel)
                 {
                     self.selected_project = None;
                 }
                 if self.selected_project.is_none() {
-                    self.selected_project = self.data.projects.first().map(|p| p.view.id);
+                    self.selected_project = self.data.projects.first().map(|p| p.id);
                 }
                 self.history.rebuild(&self.data.backups);
                 self.dashboard = DashboardModel::build(&self.data, chrono::Utc::now());
@@ -641,8 +633,10 @@ impl UiState {
     }
 
     /// Cancels a running task.
-    pub fn cancel(&mut self, id: TaskId) {
-        self.send(Command::Cancel(id));
+    pub fn cancel(&self, id: TaskId) {
+        if let Some(t) = self.tasks.iter().find(|t| t.id == id) {
+            t.cancel.cancel();
+        }
     }
 }
 
