@@ -360,12 +360,8 @@ fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
     let out = sb.tmp.path().join("export.db");
     sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
     let db = rusqlite::Connection::open(&out).unwrap();
-    let count = |t: &str| {
-        db.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
+    let number = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |t: &str| number(&format!("SELECT count(*) FROM {t}"));
     assert_eq!(
         (count("projects"), count("backup_jobs"), count("backups")),
         (1, 1, 1)
@@ -379,30 +375,15 @@ fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
         .unwrap();
     assert_eq!(env, "development");
     assert!(sealed.len() > 28);
-    let joined: i64 = db
-        .query_row(
-            "SELECT count(*) FROM backups b JOIN projects p ON p.id = b.project_id \
-             JOIN backup_jobs j ON j.project_id = p.id WHERE j.keep_days = 14 AND b.status = 'completed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let joined = number(
+        "SELECT count(*) FROM backups b JOIN projects p ON p.id = b.project_id \
+         JOIN backup_jobs j ON j.project_id = p.id WHERE j.keep_days = 14 AND b.status = 'completed'",
+    );
     assert_eq!(joined, 1);
-    let fks: i64 = db
-        .query_row(
-            "SELECT count(*) FROM pragma_foreign_key_list('backups')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let fks = number("SELECT count(*) FROM pragma_foreign_key_list('backups')");
     assert_eq!(fks, 2);
-    let idx: i64 = db
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let idx =
+        number("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'");
     assert!(idx >= 4);
     drop(db);
     let bytes = std::fs::read(&out).unwrap();
