@@ -7,7 +7,6 @@ use crate::app::widgets::{bytes, error_color, status_text};
 use crate::domain::{BackupId, BackupStatus, ProjectId, human_count};
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use std::sync::atomic::Ordering;
 use zeroize::Zeroizing;
 
 /// One running task: bar, counters, ETA, Cancel.
@@ -19,8 +18,8 @@ pub fn task_ui(ui: &mut Ui, t: &TaskInfo, cancel: &mut Option<u64>) {
             *cancel = Some(t.id);
         }
     });
-    let read = p.bytes_read.load(Ordering::Relaxed);
-    let total = p.estimated_total.load(Ordering::Relaxed);
+    let read = p.bytes_read();
+    let total = p.total();
     let text = match p.fraction() {
         Some(f) => format!("{:.0}%  {} of ~{}", f * 100.0, bytes(read), bytes(total)),
         None => bytes(read),
@@ -32,15 +31,9 @@ pub fn task_ui(ui: &mut Ui, t: &TaskInfo, cancel: &mut Option<u64>) {
         bar
     });
     ui.horizontal_wrapped(|ui| {
-        ui.label(format!(
-            "written {}",
-            bytes(p.bytes_written.load(Ordering::Relaxed))
-        ));
+        ui.label(format!("written {}", bytes(p.bytes_written())));
         ui.separator();
-        ui.label(format!(
-            "{} rows",
-            human_count(p.rows.load(Ordering::Relaxed))
-        ));
+        ui.label(format!("{} rows", human_count(p.rows())));
         ui.separator();
         ui.label(p.current());
         if let Some(eta) = p.eta() {

@@ -10,7 +10,6 @@ use crate::engine::{
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Runs `fut` with Ctrl-C wired to `cancel` (the future winds itself down).
@@ -54,16 +53,16 @@ fn with_progress<T>(
             let p = progress.clone();
             tokio::spawn(async move {
                 loop {
-                    bar.set_length(p.estimated_total.load(Ordering::Relaxed));
-                    bar.set_position(p.bytes_read.load(Ordering::Relaxed));
+                    bar.set_length(p.total());
+                    bar.set_position(p.bytes_read());
                     let eta = p
                         .eta()
                         .map(|d| format!(", ETA {}s", d.as_secs()))
                         .unwrap_or_default();
                     bar.set_message(format!(
                         "{} rows, {} written{eta} | {}",
-                        p.rows.load(Ordering::Relaxed),
-                        output::bytes(p.bytes_written.load(Ordering::Relaxed)),
+                        p.rows(),
+                        output::bytes(p.bytes_written()),
                         p.current()
                     ));
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -97,6 +96,9 @@ struct BackupRow<'a> {
     compression: Compression,
     error: Option<&'a str>,
     pinned: bool,
+    /// What a person should know about the set (the `backup` command only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 fn row(b: &Backup) -> BackupRow<'_> {
@@ -115,6 +117,7 @@ fn row(b: &Backup) -> BackupRow<'_> {
         compression: b.compression,
         error: b.error.as_deref(),
         pinned: b.pinned,
+        warnings: Vec::new(),
     }
 }
 
@@ -148,9 +151,22 @@ pub fn backup(
         a.json,
         engine.backup(req, progress, cancel),
     )?;
+    let warnings = if b.status == BackupStatus::Completed {
+        crate::engine::Manifest::read(&b.path)
+            .map(|m| m.warnings())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     if a.json {
-        output::json(&row(&b));
+        output::json(&BackupRow {
+            warnings,
+            ..row(&b)
+        });
     } else if b.status == BackupStatus::Completed {
+        for w in &warnings {
+            println!("warning: {w}");
+        }
         println!(
             "Backup {} of \"{}\" completed: {} ({}, {} rows, {:.1}s)",
             b.id.short(),
@@ -409,6 +425,19 @@ pub fn restore(
             "Roles already present, left as they are: {}",
             report.existing_roles.join(", ")
         );
+    }
+    if !report.logins_without_password.is_empty() {
+        println!(
+            "Login roles restored without a password (the backup could not read them): {}. \
+             Set each one's password:",
+            report.logins_without_password.join(", ")
+        );
+        for r in &report.logins_without_password {
+            println!(
+                "    ALTER ROLE {} PASSWORD '...';",
+                crate::pgtools::quote_ident(r)
+            );
+        }
     }
     println!(
         "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",

@@ -160,6 +160,9 @@ pub fn print_report(r: &TestReport) {
                 s.version, s.version_string
             );
             println!("Database:     {} as {}", s.database, s.current_user);
+            if let Some(role) = &r.role {
+                println!("Role:         {role}");
+            }
             println!("Size:         {}", output::bytes(s.database_size));
             println!("SSL:          {}", if s.ssl { "yes" } else { "no" });
             println!(

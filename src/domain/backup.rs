@@ -35,32 +35,42 @@ impl BackupKind {
     /// The parts a backup of this kind writes, in restore order.
     pub fn parts(&self) -> &'static [Part] {
         match self {
-            Self::Full => &[Part::Roles, Part::Schema, Part::Data],
-            Self::Schema => &[Part::Schema],
+            Self::Full => &[Part::Roles, Part::PreData, Part::Data, Part::PostData],
+            Self::Schema => &[Part::PreData, Part::PostData],
             Self::Data => &[Part::Data],
         }
     }
 }
 
-/// One file of a backup set.
+/// One file of a backup set. The catalog stores these by position (postcard):
+/// new variants go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Part {
     /// `pg_dumpall --roles-only`.
     Roles,
-    /// `pg_dump --schema-only`.
+    /// The whole schema in one file (sets written before the section split).
     Schema,
-    /// `pg_dump --data-only`.
+    /// pg_dump's data section: rows, sequence values.
     Data,
+    /// pg_dump's pre-data section: what the rows need (types, tables, functions...).
+    #[serde(rename = "pre-data")]
+    PreData,
+    /// pg_dump's post-data section: indexes, constraints, triggers, rules,
+    /// policies, materialized view refreshes, privileges.
+    #[serde(rename = "post-data")]
+    PostData,
 }
 
 impl Part {
-    /// `roles`, `schema` or `data`: the file's stem.
+    /// `roles`, `pre-data`, `data`, `post-data` (or `schema`): the file's stem.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Roles => "roles",
             Self::Schema => "schema",
             Self::Data => "data",
+            Self::PreData => "pre-data",
+            Self::PostData => "post-data",
         }
     }
 
@@ -70,8 +80,15 @@ impl Part {
             "roles" => Some(Self::Roles),
             "schema" => Some(Self::Schema),
             "data" => Some(Self::Data),
+            "pre-data" => Some(Self::PreData),
+            "post-data" => Some(Self::PostData),
             _ => None,
         }
+    }
+
+    /// True for the parts that hold schema (objects, not rows or roles).
+    pub fn is_schema(&self) -> bool {
+        matches!(self, Self::Schema | Self::PreData | Self::PostData)
     }
 }
 
@@ -417,8 +434,18 @@ mod tests {
     fn kinds_list_their_parts_in_restore_order() {
         assert_eq!(
             BackupKind::Full.parts(),
-            &[Part::Roles, Part::Schema, Part::Data]
+            &[Part::Roles, Part::PreData, Part::Data, Part::PostData]
         );
+        assert_eq!(BackupKind::Schema.parts(), &[Part::PreData, Part::PostData]);
+        for p in [
+            Part::Roles,
+            Part::Schema,
+            Part::PreData,
+            Part::Data,
+            Part::PostData,
+        ] {
+            assert_eq!(Part::parse(p.as_str()), Some(p));
+        }
         assert!("weekly".parse::<BackupKind>().is_err());
     }
 }

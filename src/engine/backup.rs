@@ -3,24 +3,23 @@
 
 use crate::domain::{
     Backup, BackupId, BackupKind, BackupStatus, Compression, JobId, Level, Part, Profile, Project,
-    ProjectId,
+    ProjectId, TableRows,
 };
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ToolRun, run_killable};
 use crate::engine::codec::private_dir;
-use crate::engine::dump::{PartOutput, PartSpec, run_part};
+use crate::engine::dump::{DumpOutput, PartSink, SectionSplit, run_dump};
 use crate::engine::manifest::{Manifest, sync_dir};
 use crate::engine::platform;
-use crate::engine::profile::dump_args;
+use crate::engine::profile::{dump_args, roles_args};
 use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
-use crate::engine::sqlstream::LineFilter;
+use crate::engine::sqlstream::{LineFilter, Sink};
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
 use crate::pgtools::{Severity, choose_tools, connect, db_message, diagnose_url, server_info};
 use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// What to back up.
 #[derive(Debug, Clone)]
@@ -151,7 +150,7 @@ impl Engine {
             }
         }
         record.pid = None;
-        progress.done.store(true, Ordering::SeqCst);
+        progress.finish();
         self.catalog().put_backup(&record)?;
         let (level, what) = match record.status {
             BackupStatus::Completed => (Level::Info, "completed".to_string()),
@@ -199,45 +198,46 @@ impl Engine {
         let (sets, override_dir) = self.find_tools().await?;
         let tools = choose_tools(&sets, server.version, override_dir.as_deref())?;
         record.pg_dump_version = Some(tools.version.to_string());
-        let pg_dumpall = tools.pg_dumpall.clone();
-        if req.kind == BackupKind::Full && pg_dumpall.is_none() {
-            return Err(EngineError::Failed(format!(
-                "pg_dumpall is missing beside {} (needed for the roles of a full backup): \
-                 install the full PostgreSQL client tools",
-                tools.pg_dump.display()
-            )));
-        }
+        let full = req.kind == BackupKind::Full;
+        let pg_dumpall = match (&tools.pg_dumpall, full) {
+            (Some(p), true) => Some(p.clone()),
+            (None, true) => {
+                return Err(EngineError::Failed(format!(
+                    "pg_dumpall is missing beside {} (needed for the roles of a full backup): \
+                     install the full PostgreSQL client tools",
+                    tools.pg_dump.display()
+                )));
+            }
+            (_, false) => None,
+        };
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
 
         // One snapshot for every part: the transaction that exports it stays
-        // open until the last part is written.
+        // open until the dump has read its tables.
         let pg = |e: tokio_postgres::Error| {
             EngineError::Failed(format!(
                 "cannot open the backup snapshot: {}",
                 db_message(e)
             ))
         };
-        let (snapshot, plan) = or_cancel(cancel, async {
+        let (snapshot, superuser) = or_cancel(cancel, async {
             client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .await
                 .map_err(pg)?;
-            let snapshot: String = client
-                .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+            let row = client
+                .query_one(
+                    "SELECT pg_catalog.pg_export_snapshot(), \
+                     coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false)",
+                    &[],
+                )
                 .await
-                .map_err(pg)?
-                .get(0);
-            let plan = platform::plan(&client, profile).await.map_err(|e| {
-                EngineError::Failed(format!("cannot read the database catalog: {e}"))
-            })?;
-            Ok((snapshot, plan))
+                .map_err(pg)?;
+            Ok((row.get::<_, String>(0), row.get::<_, bool>(1)))
         })
         .await?;
-        progress
-            .estimated_total
-            .store(plan.estimate.max(64 * 1024), Ordering::Relaxed);
 
         // <root>/<project>/.partial/<name>: the project folder and below are owner-only.
         for dir in [
@@ -255,67 +255,138 @@ impl Engine {
         let password = info
             .password()
             .map(|p| zeroize::Zeroizing::new(p.to_string()));
-        let mut parts = Vec::new();
-        let mut tables = Vec::new();
-        let mut roles = Vec::new();
-        for &part in req.kind.parts() {
-            progress.set_current(format!("{}: starting", part.as_str()));
-            let mut args = vec![dbname.clone(), "--no-password".into()];
-            args.extend(dump_args(profile, part, plan.superuser));
-            let program = match part {
-                Part::Roles => pg_dumpall.clone().unwrap_or_default(),
-                _ => {
-                    args.push(format!("--snapshot={snapshot}"));
-                    tools.pg_dump.clone()
-                }
-            };
-            let tool = ToolRun {
-                program,
-                args,
-                password: password.clone(),
-            };
-            let file = partial.join(format!(
-                "{}.sql{}",
-                part.as_str(),
-                record.compression.codec.suffix()
-            ));
-            let compression = record.compression;
-            macro_rules! spec {
-                ($filter:expr) => {
-                    PartSpec {
-                        part,
-                        tool: tool.clone(),
-                        file: file.clone(),
-                        compression,
-                        filter: $filter,
-                    }
+        let tool = |program: PathBuf, args: Vec<String>| ToolRun {
+            program,
+            args: [vec![dbname.clone(), "--no-password".into()], args].concat(),
+            password: password.clone(),
+        };
+        let compression = record.compression;
+
+        // pg_dump (every section, one catalog read), pg_dumpall (roles) and
+        // the questions this backup asks inside the snapshot run at once;
+        // the first failure stops the others.
+        let local = CancelToken::new();
+        let forward = tokio::spawn({
+            let (parent, local) = (cancel.clone(), local.clone());
+            async move {
+                parent.cancelled().await;
+                local.cancel();
+            }
+        });
+        progress.set_current("dumping");
+        let kind = req.kind;
+        let mut dump_args_ = dump_args(profile, kind);
+        dump_args_.push(format!("--snapshot={snapshot}"));
+        let dump_tool = tool(tools.pg_dump.clone(), dump_args_);
+        let dump = async {
+            let split = {
+                let dir = partial.to_path_buf();
+                let part = |p: Part, f: Box<dyn LineFilter>| {
+                    PartSink::create(&dir, p, compression, f).map(Some)
                 };
+                let parts = kind.parts();
+                let has = |p: Part| parts.contains(&p);
+                SectionSplit::new(
+                    if has(Part::PreData) {
+                        part(Part::PreData, Box::new(SchemaFilter::new(profile)))?
+                    } else {
+                        None
+                    },
+                    if has(Part::Data) {
+                        part(Part::Data, Box::new(DataFilter::new()))?
+                    } else {
+                        None
+                    },
+                    if has(Part::PostData) {
+                        part(Part::PostData, Box::new(SchemaFilter::new(profile)))?
+                    } else {
+                        None
+                    },
+                )
+            };
+            let r = run_blocking(dump_tool, split, progress, &local).await;
+            if r.is_err() {
+                local.cancel();
             }
-            match part {
-                Part::Roles => {
-                    let out =
-                        run_blocking(spec!(RolesFilter::new(profile)), progress, cancel).await?;
-                    roles = out.filter.roles.clone();
-                    parts.push(out.info);
-                }
-                Part::Schema => {
-                    let f = SchemaFilter::new(profile, plan.schema_appendix.clone());
-                    let out = run_blocking(spec!(f), progress, cancel).await?;
-                    parts.push(out.info);
-                }
-                Part::Data => {
-                    let f = DataFilter::new(plan.data_appendix.clone());
-                    let out = run_blocking(spec!(f), progress, cancel).await?;
-                    tables.extend(out.tables);
-                    parts.push(out.info);
-                }
+            r
+        };
+        let roles = async {
+            let Some(program) = pg_dumpall.clone() else {
+                return Ok(None);
+            };
+            let sink =
+                PartSink::create(partial, Part::Roles, compression, RolesFilter::new(profile))?;
+            let r =
+                run_blocking(tool(program, roles_args(superuser)), sink, progress, &local).await;
+            if r.is_err() {
+                local.cancel();
             }
+            r.map(|(_, sink)| Some(sink))
+        };
+        let plan = async {
+            let p = progress.clone();
+            let r = or_cancel(&local, async {
+                platform::plan(
+                    &client,
+                    profile,
+                    kind,
+                    server.version.major,
+                    move |estimate| p.set_total(estimate.max(64 * 1024)),
+                )
+                .await
+                .map_err(|e| EngineError::Failed(format!("cannot read the database catalog: {e}")))
+            })
+            .await;
+            if r.is_err() {
+                local.cancel();
+            }
+            r
+        };
+        let (dumped, roles, plan) = tokio::join!(dump, roles, plan);
+        forward.abort();
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
         }
+        // The first real failure, not the cancels it caused.
+        let first_error = [
+            dumped.as_ref().err(),
+            roles.as_ref().err(),
+            plan.as_ref().err(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|e| !matches!(e, EngineError::Cancelled))
+        .map(|e| e.to_string());
+        if let Some(e) = first_error {
+            return Err(EngineError::Failed(e));
+        }
+        let (tables, split) = dumped?;
+        let roles = roles?;
+        let plan = plan?;
         // The snapshot is no longer needed.
         let _ = client.batch_execute("ROLLBACK").await;
         drop(client);
 
         progress.set_current("writing manifest");
+        let appendices = vec![
+            (Part::PostData, plan.post_data_appendix.clone()),
+            (Part::Data, plan.data_appendix.clone()),
+        ];
+        let (mut parts, roles_found) = tokio::task::spawn_blocking(move || {
+            let mut parts = Vec::new();
+            let mut found = None;
+            if let Some(sink) = roles {
+                let (info, filter) = sink.close("")?;
+                parts.push(info);
+                found = Some((filter.roles, filter.logins_without_password));
+            }
+            parts.extend(split.close(&appendices)?);
+            Ok::<_, EngineError>((parts, found))
+        })
+        .await
+        .map_err(|e| EngineError::Failed(format!("the backup task stopped: {e}")))??;
+        parts.sort_by_key(|p| kind.parts().iter().position(|k| *k == p.part));
+        let (roles, logins_without_password) = roles_found.unwrap_or_default();
         let manifest = Manifest {
             format: crate::engine::manifest::FORMAT,
             tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
@@ -336,6 +407,12 @@ impl Engine {
             tables,
             roles,
             schemas: plan.schemas.clone(),
+            role_passwords: full.then_some(superuser),
+            logins_without_password: if full && !superuser {
+                logins_without_password
+            } else {
+                Vec::new()
+            },
         };
         let manifest_sha = manifest.write(partial)?;
         sync_dir(partial)?;
@@ -364,14 +441,15 @@ impl Engine {
     }
 }
 
-/// Runs a part on the blocking pool; a cancel kills its child process.
-async fn run_blocking<F: LineFilter + 'static>(
-    spec: PartSpec<F>,
+/// Runs a dump tool into `sink` on the blocking pool; a cancel kills it.
+async fn run_blocking<S: Sink + DumpOutput + Send + 'static>(
+    tool: ToolRun,
+    sink: S,
     progress: &Arc<Progress>,
     cancel: &CancelToken,
-) -> Result<PartOutput<F>, EngineError> {
+) -> Result<(Vec<TableRows>, S), EngineError> {
     let (p, c) = (progress.clone(), cancel.clone());
-    run_killable(cancel, move |slot| run_part(spec, &p, &c, &slot))
+    run_killable(cancel, move |slot| run_dump(&tool, sink, &p, &c, &slot))
         .await
         .map_err(|e| EngineError::Failed(format!("the backup task stopped: {e}")))?
 }

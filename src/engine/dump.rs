@@ -1,39 +1,17 @@
-//! One part of a backup: a dump tool's stdout streamed through the SQL filter
-//! and row counter, the compressor and SHA-256 into the part file.
+//! A dump tool's stdout streamed into part files: one pg_dump split into
+//! pg_dump's own sections (pre-data, data, post-data) by the entry headers
+//! it writes, or pg_dumpall into the roles part; each part through its SQL
+//! filter, the compressor and SHA-256, with rows counted from the COPY
+//! stream as it flows.
 
 use crate::domain::{Compression, Part, PartInfo, TableRows};
 use crate::engine::child::{ChildSlot, ToolRun, tail};
 use crate::engine::codec::PartWriter;
-use crate::engine::sqlstream::{LineFilter, SqlStream};
+use crate::engine::sqlstream::{Entry, LineFilter, Section, Sink, SqlStream};
 use crate::engine::{CancelToken, EngineError, Progress};
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::Ordering;
-
-/// What to dump and where.
-pub struct PartSpec<F: LineFilter> {
-    /// Which part.
-    pub part: Part,
-    /// pg_dump or pg_dumpall, with its arguments.
-    pub tool: ToolRun,
-    /// The file to create (in the `.partial` folder).
-    pub file: PathBuf,
-    /// Codec and level.
-    pub compression: Compression,
-    /// The SQL filter.
-    pub filter: F,
-}
-
-/// A finished part.
-pub struct PartOutput<F> {
-    /// Size and checksum.
-    pub info: PartInfo,
-    /// Rows per table.
-    pub tables: Vec<TableRows>,
-    /// The filter, with what it collected.
-    pub filter: F,
-}
 
 /// A write error in words: a full disk says so.
 pub fn write_error(path: &Path, e: std::io::Error) -> EngineError {
@@ -49,16 +27,312 @@ pub fn write_error(path: &Path, e: std::io::Error) -> EngineError {
     }
 }
 
-/// Runs one part to completion. Blocking: call from `spawn_blocking`.
-/// The child goes into `slot` so a cancel can kill it.
-pub fn run_part<F: LineFilter>(
-    spec: PartSpec<F>,
+/// One part file being written through its filter.
+pub struct PartSink<F: LineFilter> {
+    part: Part,
+    file: PathBuf,
+    /// The filter, with what it collected.
+    pub filter: F,
+    writer: PartWriter,
+    scratch: Vec<u8>,
+}
+
+impl<F: LineFilter> PartSink<F> {
+    /// Creates `<dir>/<part>.sql<suffix>` (it must not exist).
+    pub fn create(
+        dir: &Path,
+        part: Part,
+        compression: Compression,
+        filter: F,
+    ) -> Result<Self, EngineError> {
+        let file = dir.join(format!(
+            "{}.sql{}",
+            part.as_str(),
+            compression.codec.suffix()
+        ));
+        let writer = PartWriter::create(&file, compression).map_err(|e| write_error(&file, e))?;
+        Ok(Self {
+            part,
+            file,
+            filter,
+            writer,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn write_line(&mut self, line: &[u8], top: bool) -> std::io::Result<()> {
+        self.scratch.clear();
+        self.filter.line(line, top, &mut self.scratch);
+        self.writer.write_all(&self.scratch)
+    }
+
+    /// Compressed bytes on disk so far.
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.writer.bytes_on_disk()
+    }
+
+    /// Ends the file: the filter's tail, then `appendix`; flushed and
+    /// fsynced. Returns its size and checksum, and the filter.
+    pub fn close(mut self, appendix: &str) -> Result<(PartInfo, F), EngineError> {
+        self.scratch.clear();
+        self.filter.finish(&mut self.scratch);
+        self.scratch.extend_from_slice(appendix.as_bytes());
+        self.writer
+            .write_all(&self.scratch)
+            .map_err(|e| write_error(&self.file, e))?;
+        let raw_bytes = self.writer.raw_bytes();
+        let (bytes, sha256) = self
+            .writer
+            .finish()
+            .map_err(|e| write_error(&self.file, e))?;
+        let file = self
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Ok((
+            PartInfo {
+                part: self.part,
+                file,
+                bytes,
+                raw_bytes,
+                sha256,
+            },
+            self.filter,
+        ))
+    }
+}
+
+impl<F: LineFilter> Sink for PartSink<F> {
+    fn entry(&mut self, entry: &Entry) -> std::io::Result<()> {
+        self.filter.entry(entry);
+        Ok(())
+    }
+    fn line(&mut self, line: &[u8], top: bool) -> std::io::Result<()> {
+        self.write_line(line, top)
+    }
+    fn copy(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes)
+    }
+}
+
+/// A dump's output, as the progress sees it.
+pub trait DumpOutput {
+    /// Compressed bytes on disk so far, all files.
+    fn bytes_on_disk(&self) -> u64;
+    /// The file being written, for the progress line.
+    fn label(&self) -> &'static str;
+    /// The file being written, for messages.
+    fn path(&self) -> &Path;
+}
+
+impl<F: LineFilter> DumpOutput for PartSink<F> {
+    fn bytes_on_disk(&self) -> u64 {
+        PartSink::bytes_on_disk(self)
+    }
+    fn label(&self) -> &'static str {
+        self.part.as_str()
+    }
+    fn path(&self) -> &Path {
+        &self.file
+    }
+}
+
+/// A part file of a section split.
+pub type SectionPart = PartSink<Box<dyn LineFilter>>;
+
+/// Routes one pg_dump stream into the pre-data, data and post-data parts,
+/// following the entry headers: pg_dump writes its sections in order, so the
+/// stream only ever moves forward. Privileges come after every entry in
+/// pg_dump's output and so land in post-data, where pg_restore applies them
+/// too. Each part starts with pg_dump's prelude (session settings, psql's
+/// `\restrict` guard) and ends with the matching `\unrestrict`, so each one
+/// also runs on its own.
+pub struct SectionSplit {
+    parts: [Option<SectionPart>; 3],
+    started: [bool; 3],
+    current: Section,
+    /// Lines before the first entry, until it arrives.
+    prelude: Option<Vec<Vec<u8>>>,
+    prelude_lines: Vec<Vec<u8>>,
+    restrict_key: Option<String>,
+    /// The latest `SET default_tablespace` / `default_table_access_method`
+    /// lines: session state a later part needs again.
+    state_lines: [Option<Vec<u8>>; 2],
+}
+
+impl SectionSplit {
+    /// A split writing the given parts (absent sections go to the nearest
+    /// part present).
+    pub fn new(
+        pre: Option<SectionPart>,
+        data: Option<SectionPart>,
+        post: Option<SectionPart>,
+    ) -> Self {
+        Self {
+            parts: [pre, data, post],
+            started: [false; 3],
+            current: Section::PreData,
+            prelude: Some(Vec::new()),
+            prelude_lines: Vec::new(),
+            restrict_key: None,
+            state_lines: [None, None],
+        }
+    }
+
+    /// The part a section's lines go to.
+    fn target(&self, section: Section) -> usize {
+        let i = section.index();
+        if self.parts[i].is_some() {
+            return i;
+        }
+        (0..i)
+            .rev()
+            .chain(i + 1..3)
+            .find(|&j| self.parts[j].is_some())
+            .unwrap_or(i)
+    }
+
+    /// Starts part `i` with the prelude and the session state, once.
+    fn start(&mut self, i: usize) -> std::io::Result<()> {
+        if self.started[i] {
+            return Ok(());
+        }
+        self.started[i] = true;
+        let Some(part) = self.parts[i].as_mut() else {
+            return Ok(());
+        };
+        for line in &self.prelude_lines {
+            part.write_line(line, true)?;
+        }
+        for line in self.state_lines.iter().flatten() {
+            part.write_line(line, true)?;
+        }
+        Ok(())
+    }
+
+    fn end_prelude(&mut self) {
+        if let Some(lines) = self.prelude.take() {
+            self.restrict_key = lines.iter().find_map(|l| {
+                std::str::from_utf8(l)
+                    .ok()?
+                    .strip_prefix("\\restrict ")
+                    .map(|k| k.trim().to_string())
+            });
+            self.prelude_lines = lines;
+        }
+    }
+
+    /// Ends every part (those no entry reached still get the prelude), each
+    /// with `\unrestrict` where the stream's own end went elsewhere, and the
+    /// appendix given for its part.
+    pub fn close(mut self, appendices: &[(Part, String)]) -> Result<Vec<PartInfo>, EngineError> {
+        self.end_prelude();
+        let last = self.target(self.current);
+        let mut infos = Vec::new();
+        for i in 0..3 {
+            self.start(i).map_err(|e| self.write_error(i, e))?;
+            let Some(mut part) = self.parts[i].take() else {
+                continue;
+            };
+            if i != last
+                && let Some(key) = &self.restrict_key
+            {
+                part.write_line(b"", true)
+                    .and_then(|_| part.write_line(format!("\\unrestrict {key}").as_bytes(), true))
+                    .map_err(|e| write_error(&part.file, e))?;
+            }
+            let appendix: String = appendices
+                .iter()
+                .filter(|(p, _)| *p == part.part)
+                .map(|(_, a)| a.as_str())
+                .collect();
+            infos.push(part.close(&appendix)?.0);
+        }
+        Ok(infos)
+    }
+
+    fn write_error(&self, i: usize, e: std::io::Error) -> EngineError {
+        match &self.parts[i] {
+            Some(p) => write_error(&p.file, e),
+            None => EngineError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl Sink for SectionSplit {
+    fn entry(&mut self, entry: &Entry) -> std::io::Result<()> {
+        self.end_prelude();
+        self.current = entry.section_after(self.current);
+        let i = self.target(self.current);
+        self.start(i)?;
+        if let Some(p) = self.parts[i].as_mut() {
+            p.filter.entry(entry);
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8], top: bool) -> std::io::Result<()> {
+        if let Some(prelude) = self.prelude.as_mut() {
+            prelude.push(line.to_vec());
+            return Ok(());
+        }
+        if top {
+            if line.starts_with(b"SET default_tablespace = ") {
+                self.state_lines[0] = Some(line.to_vec());
+            } else if line.starts_with(b"SET default_table_access_method = ") {
+                self.state_lines[1] = Some(line.to_vec());
+            }
+        }
+        let i = self.target(self.current);
+        self.start(i)?;
+        match self.parts[i].as_mut() {
+            Some(p) => p.write_line(line, top),
+            None => Ok(()),
+        }
+    }
+
+    fn copy(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let i = self.target(self.current);
+        self.start(i)?;
+        match self.parts[i].as_mut() {
+            Some(p) => p.writer.write_all(bytes),
+            None => Ok(()),
+        }
+    }
+}
+
+impl DumpOutput for SectionSplit {
+    fn bytes_on_disk(&self) -> u64 {
+        self.parts.iter().flatten().map(|p| p.bytes_on_disk()).sum()
+    }
+    fn label(&self) -> &'static str {
+        match self.current {
+            Section::PreData => "pre-data",
+            Section::Data => "data",
+            Section::PostData => "post-data",
+        }
+    }
+    fn path(&self) -> &Path {
+        let i = self.target(self.current);
+        self.parts[i]
+            .as_ref()
+            .map(|p| p.file.as_path())
+            .unwrap_or(Path::new(""))
+    }
+}
+
+/// Runs a dump tool to completion, its stdout streamed into `sink`.
+/// Blocking: call from `spawn_blocking`. The child goes into `slot` so a
+/// cancel can kill it. Returns the rows per table and the sink.
+pub fn run_dump<S: Sink + DumpOutput>(
+    tool: &ToolRun,
+    sink: S,
     progress: &Progress,
     cancel: &CancelToken,
     slot: &ChildSlot,
-) -> Result<PartOutput<F>, EngineError> {
-    let written_before = progress.bytes_written.load(Ordering::Relaxed);
-    let running = spec.tool.spawn(slot, Stdio::null(), Stdio::piped())?;
+) -> Result<(Vec<TableRows>, S), EngineError> {
+    let running = tool.spawn(slot, Stdio::null(), Stdio::piped())?;
     let mut stdout = running
         .slot
         .with(|c| c.stdout.take())
@@ -67,11 +341,10 @@ pub fn run_part<F: LineFilter>(
     if cancel.is_cancelled() {
         running.slot.kill();
     }
-    let mut writer =
-        PartWriter::create(&spec.file, spec.compression).map_err(|e| write_error(&spec.file, e))?;
-    let mut stream = SqlStream::new(spec.filter);
+    let mut stream = SqlStream::new(sink);
     let mut buf = vec![0u8; 256 * 1024];
     let mut table = None;
+    let mut on_disk = 0;
     loop {
         let n = match stdout.read(&mut buf) {
             Ok(0) => break,
@@ -80,24 +353,24 @@ pub fn run_part<F: LineFilter>(
             Err(e) => {
                 return Err(EngineError::Failed(format!(
                     "reading {}'s output failed: {e}",
-                    spec.tool.name()
+                    tool.name()
                 )));
             }
         };
-        Progress::add(&progress.bytes_read, n as u64);
+        progress.add_read(n as u64);
         let rows_before = stream.rows();
         stream
-            .feed(&buf[..n], &mut writer)
-            .map_err(|e| write_error(&spec.file, e))?;
-        Progress::add(&progress.rows, stream.rows() - rows_before);
-        progress
-            .bytes_written
-            .store(written_before + writer.bytes_on_disk(), Ordering::Relaxed);
+            .feed(&buf[..n])
+            .map_err(|e| write_error(stream.sink().path(), e))?;
+        progress.add_rows(stream.rows() - rows_before);
+        let now_on_disk = stream.sink().bytes_on_disk();
+        progress.add_written(now_on_disk.saturating_sub(on_disk));
+        on_disk = now_on_disk.max(on_disk);
         let now = stream.current_table();
         if now.is_some() && now != table {
             progress.set_current(format!(
                 "{}: {}",
-                spec.part.as_str(),
+                stream.sink().label(),
                 now.as_deref().unwrap_or("")
             ));
             table = now;
@@ -111,11 +384,11 @@ pub fn run_part<F: LineFilter>(
         running.slot.kill();
         return Err(EngineError::Cancelled);
     }
-    let tool = spec.tool.clone();
     let (status, stderr) = running.wait();
     if cancel.is_cancelled() {
         return Err(EngineError::Cancelled);
     }
+    let label = stream.sink().label();
     match status {
         Some(s) if s.success() => {}
         other => {
@@ -124,39 +397,131 @@ pub fn run_part<F: LineFilter>(
                 .map(|c| format!("exit code {c}"))
                 .unwrap_or_else(|| "killed".into());
             return Err(EngineError::Failed(format!(
-                "{} failed ({code}) during the {} part: {}",
+                "{} failed ({code}) during the {label} part: {}",
                 tool.name(),
-                spec.part.as_str(),
                 tool.mask(&tail(&stderr, 6))
             )));
         }
     }
-    let (tables, filter) = stream.finish(&mut writer).map_err(|e| {
+    let path = stream.sink().path().to_path_buf();
+    let (tables, sink) = stream.finish().map_err(|e| {
         if e.kind() == ErrorKind::UnexpectedEof {
             EngineError::Failed(format!("{}: {e}", tool.name()))
         } else {
-            write_error(&spec.file, e)
+            write_error(&path, e)
         }
     })?;
-    let raw_bytes = writer.raw_bytes();
-    let (bytes, sha256) = writer.finish().map_err(|e| write_error(&spec.file, e))?;
-    progress
-        .bytes_written
-        .store(written_before + bytes, Ordering::Relaxed);
-    let file = spec
-        .file
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    Ok(PartOutput {
-        info: PartInfo {
-            part: spec.part,
-            file,
-            bytes,
-            raw_bytes,
-            sha256,
-        },
-        tables,
-        filter,
-    })
+    progress.add_written(sink.bytes_on_disk().saturating_sub(on_disk));
+    Ok((tables, sink))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Codec;
+    use crate::engine::codec::decoder;
+    use crate::engine::sqlstream::PassThrough;
+
+    fn read(dir: &Path, name: &str) -> String {
+        let mut s = String::new();
+        decoder(std::fs::File::open(dir.join(name)).unwrap(), Codec::None)
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+
+    const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict KEY\n\n\
+SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n\
+--\n-- Name: t; Type: TABLE; Schema: app; Owner: o\n--\n\n\
+CREATE TABLE \"app\".\"t\" (\"id\" integer);\n\n\
+SET default_tablespace = 'fast';\n\n\
+--\n-- Data for Name: t; Type: TABLE DATA; Schema: app; Owner: o\n--\n\n\
+COPY \"app\".\"t\" (\"id\") FROM stdin;\n1\n2\n\\.\n\n\
+--\n-- Name: t t_pkey; Type: CONSTRAINT; Schema: app; Owner: o\n--\n\n\
+ALTER TABLE ONLY \"app\".\"t\" ADD CONSTRAINT \"t_pkey\" PRIMARY KEY (\"id\");\n\n\
+--\n-- Name: TABLE \"t\"; Type: ACL; Schema: app; Owner: o\n--\n\n\
+GRANT SELECT ON TABLE \"app\".\"t\" TO \"r\";\n\n\
+--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict KEY\n\n";
+
+    fn split(parts: [bool; 3]) -> (tempfile::TempDir, Vec<PartInfo>, Vec<TableRows>) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Compression::new(Codec::None, None).unwrap();
+        let make = |on: bool, part: Part| {
+            on.then(|| {
+                PartSink::create(
+                    dir.path(),
+                    part,
+                    c,
+                    Box::new(PassThrough) as Box<dyn LineFilter>,
+                )
+                .unwrap()
+            })
+        };
+        let sink = SectionSplit::new(
+            make(parts[0], Part::PreData),
+            make(parts[1], Part::Data),
+            make(parts[2], Part::PostData),
+        );
+        let mut s = SqlStream::new(sink);
+        for chunk in DUMP.as_bytes().chunks(7) {
+            s.feed(chunk).unwrap();
+        }
+        let (tables, sink) = s.finish().unwrap();
+        let infos = sink
+            .close(&[(Part::PostData, "-- appendix\n".into())])
+            .unwrap();
+        (dir, infos, tables)
+    }
+
+    #[test]
+    fn one_dump_splits_into_pg_dumps_sections() {
+        let (dir, infos, tables) = split([true, true, true]);
+        assert_eq!(infos.len(), 3);
+        assert_eq!(tables[0].rows, 2);
+        let pre = read(dir.path(), "pre-data.sql");
+        let data = read(dir.path(), "data.sql");
+        let post = read(dir.path(), "post-data.sql");
+        let prelude = "--\n-- PostgreSQL database dump\n--\n\n\\restrict KEY\n\nSET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n";
+        for part in [&pre, &data, &post] {
+            assert!(part.starts_with(prelude), "{part}");
+            assert!(part.contains("\\unrestrict KEY\n"), "{part}");
+        }
+        assert!(pre.contains("CREATE TABLE"));
+        assert!(!pre.contains("COPY") && !pre.contains("ADD CONSTRAINT"));
+        assert!(data.contains("COPY \"app\".\"t\" (\"id\") FROM stdin;\n1\n2\n\\.\n"));
+        assert!(!data.contains("CREATE TABLE") && !data.contains("ADD CONSTRAINT"));
+        // The tablespace set before the data stays in force for the data and
+        // post-data parts on their own.
+        assert!(data.contains("SET default_tablespace = 'fast';"));
+        assert!(post.contains("SET default_tablespace = 'fast';\n"));
+        assert!(post.contains("ADD CONSTRAINT \"t_pkey\""));
+        assert!(post.contains("GRANT SELECT"));
+        assert!(
+            post.ends_with("\\unrestrict KEY\n\n-- appendix\n"),
+            "{post}"
+        );
+        assert!(!post.contains("CREATE TABLE") && !post.contains("COPY"));
+        // Nothing lost, nothing doubled: every line of the dump is in exactly
+        // one part, beyond the prelude and the guards each part repeats.
+        let body = |s: &str| s.strip_prefix(prelude).unwrap().to_string();
+        let all = format!("{}{}{}", body(&pre), body(&data), body(&post));
+        for line in DUMP.lines().skip(9).filter(|l| !l.is_empty() && *l != "--") {
+            assert!(all.contains(line), "{line} lost");
+        }
+    }
+
+    #[test]
+    fn a_schema_only_split_keeps_everything_in_the_parts_it_has() {
+        let (dir, infos, _) = split([true, false, true]);
+        assert_eq!(infos.len(), 2);
+        let pre = read(dir.path(), "pre-data.sql");
+        assert!(pre.contains("CREATE TABLE") && pre.contains("COPY"));
+        assert!(!dir.path().join("data.sql").exists());
+        let (dir, infos, _) = split([false, true, false]);
+        assert_eq!(infos.len(), 1);
+        let data = read(dir.path(), "data.sql");
+        assert!(data.contains("CREATE TABLE") && data.contains("COPY") && data.contains("GRANT"));
+        assert_eq!(data.matches("\\unrestrict KEY").count(), 1);
+    }
 }

@@ -13,8 +13,9 @@ use std::path::Path;
 pub const MANIFEST: &str = "manifest.json";
 /// The checksum file name.
 pub const SUMS: &str = "SHA256SUMS";
-/// Manifest format version.
-pub const FORMAT: u32 = 1;
+/// Manifest format version: 2 since the schema is split into pg_dump's
+/// pre-data and post-data sections (1: one `schema` part).
+pub const FORMAT: u32 = 2;
 
 /// Everything about one backup set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +58,46 @@ pub struct Manifest {
     pub roles: Vec<String>,
     /// Schemas the schema part creates or fills.
     pub schemas: Vec<String>,
+    /// Whether the roles part holds role passwords (a full backup made as a
+    /// superuser); `None` without a roles part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_passwords: Option<bool>,
+    /// Login roles whose password could not be backed up (the backup ran as
+    /// a role that may not read them, as `postgres` on hosted Supabase).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logins_without_password: Vec<String>,
 }
 
 impl Manifest {
     /// Total rows.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    /// The PostgreSQL major whose syntax the parts use: the newer of the
+    /// server's and pg_dump's.
+    pub fn source_major(&self) -> u32 {
+        let major = |v: &str| {
+            v.split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0)
+        };
+        major(&self.server_version).max(major(&self.pg_dump_version))
+    }
+
+    /// What a person should know about this set.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.logins_without_password.is_empty() {
+            out.push(format!(
+                "login role(s) without their password in this backup: {} (the backup ran as a \
+                 role that may not read password hashes, such as postgres on hosted Supabase); \
+                 after a restore set one with ALTER ROLE name PASSWORD '...'",
+                self.logins_without_password.join(", ")
+            ));
+        }
+        out
     }
 
     /// Reads `<dir>/manifest.json`.
@@ -80,6 +115,20 @@ impl Manifest {
                 e,
             )
         })?;
+        #[derive(Deserialize)]
+        struct Head {
+            format: u32,
+        }
+        if let Ok(head) = serde_json::from_slice::<Head>(&bytes)
+            && head.format > FORMAT
+        {
+            return Err(EngineError::Failed(format!(
+                "the backup was made by a newer supabackup (manifest format {}, this one reads \
+                 up to {FORMAT}): upgrade supabackup to use it ({})",
+                head.format,
+                path.display()
+            )));
+        }
         let manifest = serde_json::from_slice(&bytes).map_err(|e| {
             EngineError::Failed(format!(
                 "the manifest is damaged ({e}): the backup cannot be trusted ({})",

@@ -2,7 +2,7 @@
 //! how big the data is, and the user's objects attached to platform tables
 //! (which `supabase db dump` loses).
 
-use crate::domain::{Part, Profile};
+use crate::domain::{BackupKind, Part, Profile};
 use crate::engine::profile::{excluded_schemas, schema_matches};
 use crate::pgtools::{db_message, quote_ident, quote_literal};
 use tokio_postgres::Client;
@@ -16,18 +16,23 @@ pub struct DumpPlan {
     pub data_schemas: Vec<String>,
     /// Schemas left out of the schema part.
     pub managed_schemas: Vec<String>,
-    /// The connected role is a superuser.
-    pub superuser: bool,
     /// Bytes of table data to dump (estimate).
     pub estimate: u64,
-    /// SQL appended to the schema part.
-    pub schema_appendix: String,
+    /// SQL appended to the post-data part.
+    pub post_data_appendix: String,
     /// SQL appended to the data part.
     pub data_appendix: String,
 }
 
 /// Gathers the plan; `client` is inside the snapshot transaction.
-pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String> {
+/// `on_estimate` hears the size estimate as soon as it is known.
+pub async fn plan(
+    client: &Client,
+    profile: Profile,
+    kind: BackupKind,
+    server_major: u32,
+    on_estimate: impl FnOnce(u64),
+) -> Result<DumpPlan, String> {
     let all: Vec<String> = client
         .query(
             "SELECT nspname::text FROM pg_catalog.pg_namespace \
@@ -59,15 +64,6 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
             .collect(),
         ..Default::default()
     };
-    plan.superuser = client
-        .query_opt(
-            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .await
-        .map_err(db_message)?
-        .map(|r| r.get::<_, bool>(0))
-        .unwrap_or(false);
     // relpages needs no lock (pg_table_size would wait behind any exclusive
     // lock); tables never vacuumed or analyzed report 0, so fall back to the
     // database's size.
@@ -85,21 +81,34 @@ pub async fn plan(client: &Client, profile: Profile) -> Result<DumpPlan, String>
             let pages = r.get::<_, i64>(0).max(0) as u64;
             if pages > 0 { pages } else { r.get::<_, i64>(1).max(0) as u64 }
         })?;
+    on_estimate(plan.estimate);
     // Expressions come out schema-qualified, as pg_dump writes them.
     client
         .batch_execute("SELECT pg_catalog.set_config('search_path', '', true)")
         .await
         .map_err(db_message)?;
-    if profile == Profile::Supabase && !plan.managed_schemas.is_empty() {
-        plan.schema_appendix = platform_attachments(client, &plan.managed_schemas).await?;
+    if profile == Profile::Supabase && !plan.managed_schemas.is_empty() && kind != BackupKind::Data
+    {
+        plan.post_data_appendix =
+            platform_attachments(client, &plan.managed_schemas, server_major).await?;
     }
-    plan.data_appendix = matview_refreshes(client, &plan.data_schemas).await?;
+    // A full backup's post-data part refreshes materialized views itself
+    // (pg_dump's MATERIALIZED VIEW DATA entries); a data-only one has none.
+    if kind == BackupKind::Data {
+        plan.data_appendix = matview_refreshes(client, &plan.data_schemas).await?;
+    }
     Ok(plan)
 }
 
 /// Triggers (calling the user's functions), RLS policies and realtime
-/// publication membership on tables in platform-managed schemas.
-async fn platform_attachments(client: &Client, managed: &[String]) -> Result<String, String> {
+/// publication membership on tables in platform-managed schemas. Triggers
+/// are replaced in place (`CREATE OR REPLACE`, PostgreSQL 14+), which needs
+/// only the TRIGGER privilege the platform grants `postgres`, not ownership.
+async fn platform_attachments(
+    client: &Client,
+    managed: &[String],
+    server_major: u32,
+) -> Result<String, String> {
     let mut sql = String::new();
     let triggers = client
         .query(
@@ -120,10 +129,15 @@ async fn platform_attachments(client: &Client, managed: &[String]) -> Result<Str
         let (schema, table, name, def, enabled): (String, String, String, String, String) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
         let target = format!("{}.{}", quote_ident(&schema), quote_ident(&table));
-        sql.push_str(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {target};\n{def};\n",
-            quote_ident(&name)
-        ));
+        match def.strip_prefix("CREATE TRIGGER ") {
+            Some(rest) if server_major >= 14 => {
+                sql.push_str(&format!("CREATE OR REPLACE TRIGGER {rest};\n"));
+            }
+            _ => sql.push_str(&format!(
+                "DROP TRIGGER IF EXISTS {} ON {target};\n{def};\n",
+                quote_ident(&name)
+            )),
+        }
         if enabled == "D" {
             sql.push_str(&format!(
                 "ALTER TABLE {target} DISABLE TRIGGER {};\n",

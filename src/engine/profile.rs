@@ -1,6 +1,6 @@
 //! What each profile leaves out, following `supabase db dump`.
 
-use crate::domain::{Part, Profile};
+use crate::domain::{BackupKind, Part, Profile};
 
 /// Schemas the Supabase platform creates and manages (the list
 /// `supabase db dump` excludes). Patterns use pg_dump's `*`.
@@ -71,12 +71,14 @@ pub fn schema_matches(schema: &str, patterns: &[&str]) -> bool {
     })
 }
 
-/// Schemas left out of a part, by profile.
+/// Schemas left out of a part, by profile: the supabase profile's schema
+/// parts leave out every managed schema, its data part keeps `auth` and
+/// `storage` rows.
 pub fn excluded_schemas(profile: Profile, part: Part) -> Vec<&'static str> {
     match (profile, part) {
         (Profile::Postgres, _) | (_, Part::Roles) => Vec::new(),
-        (Profile::Supabase, Part::Schema) => SUPABASE_MANAGED_SCHEMAS.to_vec(),
-        (Profile::Supabase, Part::Data) => SUPABASE_MANAGED_SCHEMAS
+        (Profile::Supabase, p) if p.is_schema() => SUPABASE_MANAGED_SCHEMAS.to_vec(),
+        (Profile::Supabase, _) => SUPABASE_MANAGED_SCHEMAS
             .iter()
             .copied()
             .filter(|s| !SUPABASE_DATA_SCHEMAS.contains(s))
@@ -84,38 +86,39 @@ pub fn excluded_schemas(profile: Profile, part: Part) -> Vec<&'static str> {
     }
 }
 
-/// pg_dump / pg_dumpall arguments for a part (connection and snapshot added
-/// by the caller).
-pub fn dump_args(profile: Profile, part: Part, superuser: bool) -> Vec<String> {
+/// pg_dump arguments for the one run that writes a backup's pre-data, data
+/// and post-data parts (connection and snapshot added by the caller). It
+/// dumps what the data part needs; the schema parts' filter leaves out the
+/// objects of the schemas whose rows alone are kept.
+pub fn dump_args(profile: Profile, kind: BackupKind) -> Vec<String> {
     let mut args: Vec<String> = vec!["--quote-all-identifiers".into()];
-    match part {
-        Part::Roles => {
-            args.push("--roles-only".into());
-            args.push("--no-comments".into());
-            if !superuser {
-                // Role passwords live in pg_authid, which only a superuser reads.
-                args.push("--no-role-passwords".into());
-            }
-        }
-        Part::Schema => {
-            args.push("--schema-only".into());
-        }
-        Part::Data => {
-            args.push("--data-only".into());
+    match kind {
+        BackupKind::Full => {}
+        BackupKind::Schema => args.push("--schema-only".into()),
+        BackupKind::Data => args.push("--data-only".into()),
+    }
+    for s in excluded_schemas(profile, Part::Data) {
+        args.push(format!("--exclude-schema={s}"));
+    }
+    if profile == Profile::Supabase {
+        args.push("--no-subscriptions".into());
+        for t in SUPABASE_EXCLUDED_TABLES {
+            args.push(format!("--exclude-table={t}"));
         }
     }
-    if part != Part::Roles {
-        for s in excluded_schemas(profile, part) {
-            args.push(format!("--exclude-schema={s}"));
-        }
-        if profile == Profile::Supabase {
-            args.push("--no-subscriptions".into());
-            if part == Part::Data {
-                for t in SUPABASE_EXCLUDED_TABLES {
-                    args.push(format!("--exclude-table={t}"));
-                }
-            }
-        }
+    args
+}
+
+/// pg_dumpall arguments for the roles part.
+pub fn roles_args(superuser: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--quote-all-identifiers".into(),
+        "--roles-only".into(),
+        "--no-comments".into(),
+    ];
+    if !superuser {
+        // Role passwords live in pg_authid, which only a superuser reads.
+        args.push("--no-role-passwords".into());
     }
     args
 }
@@ -129,11 +132,15 @@ mod tests {
         let data = excluded_schemas(Profile::Supabase, Part::Data);
         assert!(!data.contains(&"auth") && !data.contains(&"storage"));
         assert!(data.contains(&"realtime") && data.contains(&"vault"));
-        let schema = excluded_schemas(Profile::Supabase, Part::Schema);
+        let schema = excluded_schemas(Profile::Supabase, Part::PreData);
         assert!(schema.contains(&"auth") && schema.contains(&"storage"));
-        let args = dump_args(Profile::Supabase, Part::Data, false);
+        let args = dump_args(Profile::Supabase, BackupKind::Full);
         assert!(args.contains(&"--exclude-table=auth.schema_migrations".to_string()));
-        assert!(excluded_schemas(Profile::Postgres, Part::Schema).is_empty());
+        assert!(args.contains(&"--exclude-schema=realtime".to_string()));
+        assert!(!args.contains(&"--exclude-schema=auth".to_string()));
+        assert!(!args.iter().any(|a| a.ends_with("-only")));
+        assert!(dump_args(Profile::Postgres, BackupKind::Schema).contains(&"--schema-only".into()));
+        assert!(excluded_schemas(Profile::Postgres, Part::PostData).is_empty());
     }
 
     #[test]
@@ -146,13 +153,7 @@ mod tests {
             SUPABASE_MANAGED_SCHEMAS
         ));
         assert!(!schema_matches("public", SUPABASE_MANAGED_SCHEMAS));
-        assert!(
-            dump_args(Profile::Postgres, Part::Roles, false)
-                .contains(&"--no-role-passwords".to_string())
-        );
-        assert!(
-            !dump_args(Profile::Postgres, Part::Roles, true)
-                .contains(&"--no-role-passwords".to_string())
-        );
+        assert!(roles_args(false).contains(&"--no-role-passwords".to_string()));
+        assert!(!roles_args(true).contains(&"--no-role-passwords".to_string()));
     }
 }

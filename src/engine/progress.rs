@@ -5,20 +5,21 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Progress of one backup (or restore, or verify).
+/// Progress of one backup (or restore, or verify): writers call the
+/// `add_*`/`set_*` methods, readers the getters; nobody waits.
 #[derive(Debug)]
 pub struct Progress {
     started: Instant,
     /// Bytes of SQL read from pg_dump (or decompressed, for restore/verify).
-    pub bytes_read: AtomicU64,
+    bytes_read: AtomicU64,
     /// Bytes written to disk (compressed).
-    pub bytes_written: AtomicU64,
+    bytes_written: AtomicU64,
     /// Rows seen in COPY blocks.
-    pub rows: AtomicU64,
+    rows: AtomicU64,
     /// Expected bytes of SQL (an estimate from the tables' sizes); 0 = unknown.
-    pub estimated_total: AtomicU64,
+    total: AtomicU64,
     /// Set when the job has ended, whatever the outcome.
-    pub done: AtomicBool,
+    done: AtomicBool,
     current: Mutex<String>,
 }
 
@@ -36,7 +37,7 @@ impl Progress {
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             rows: AtomicU64::new(0),
-            estimated_total: AtomicU64::new(0),
+            total: AtomicU64::new(0),
             done: AtomicBool::new(false),
             current: Mutex::new(String::new()),
         }
@@ -54,6 +55,61 @@ impl Progress {
         self.current.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
+    /// `n` more bytes read.
+    pub fn add_read(&self, n: u64) {
+        self.bytes_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The bytes read so far are `n`.
+    pub fn set_read(&self, n: u64) {
+        self.bytes_read.store(n, Ordering::Relaxed);
+    }
+
+    /// `n` more bytes on disk.
+    pub fn add_written(&self, n: u64) {
+        self.bytes_written.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` more rows.
+    pub fn add_rows(&self, n: u64) {
+        self.rows.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The expected total of bytes to read.
+    pub fn set_total(&self, n: u64) {
+        self.total.store(n, Ordering::Relaxed);
+    }
+
+    /// The job has ended.
+    pub fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+
+    /// Rows so far.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// The expected total of bytes to read; 0 when unknown.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// True once the job has ended.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
     /// Time since the start.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
@@ -61,18 +117,17 @@ impl Progress {
 
     /// Fraction done in 0..=1, when the total is known.
     pub fn fraction(&self) -> Option<f32> {
-        let total = self.estimated_total.load(Ordering::Relaxed);
+        let total = self.total();
         if total == 0 {
             return None;
         }
-        let read = self.bytes_read.load(Ordering::Relaxed);
-        Some((read as f64 / total as f64).min(0.99) as f32)
+        Some((self.bytes_read() as f64 / total as f64).min(0.99) as f32)
     }
 
     /// Time left at the current rate, when the total is known and some work is done.
     pub fn eta(&self) -> Option<Duration> {
-        let total = self.estimated_total.load(Ordering::Relaxed);
-        let read = self.bytes_read.load(Ordering::Relaxed);
+        let total = self.total();
+        let read = self.bytes_read();
         let secs = self.elapsed().as_secs_f64();
         if total == 0 || read == 0 || secs < 0.5 {
             return None;
@@ -81,11 +136,6 @@ impl Progress {
         Some(Duration::from_secs_f64(
             (total.saturating_sub(read) as f64 / rate).max(0.0),
         ))
-    }
-
-    /// Adds to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -98,10 +148,10 @@ mod tests {
         let p = Progress::new();
         assert_eq!(p.fraction(), None);
         assert_eq!(p.eta(), None);
-        p.estimated_total.store(1000, Ordering::Relaxed);
-        Progress::add(&p.bytes_read, 250);
+        p.set_total(1000);
+        p.add_read(250);
         assert_eq!(p.fraction(), Some(0.25));
-        Progress::add(&p.bytes_read, 5000);
+        p.add_read(5000);
         assert_eq!(p.fraction(), Some(0.99));
         p.set_current("public.users");
         assert_eq!(p.current(), "public.users");

@@ -8,8 +8,10 @@ use crate::engine::child::{ChildSlot, ToolRun, run_killable, tail};
 use crate::engine::codec::{decoder, sha256_file};
 use crate::engine::manifest::Manifest;
 use crate::engine::profile::{SUPABASE_MANAGED_SCHEMAS, schema_matches};
-use crate::engine::sqlfilter::REPLICA_LINE;
-use crate::engine::sqlstream::{LineFilter, SqlStream};
+use crate::engine::sqlfilter::{
+    REPLICA_LINE, WARNING_MARK, comment_out, is_blob_transaction, push_line,
+};
+use crate::engine::sqlstream::{Filtered, LineFilter, SqlStream};
 use crate::engine::test_connection::CONNECT_TIMEOUT;
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
 use crate::pgtools::{ToolSet, connect, db_message, quote_ident, quote_literal, server_info};
@@ -18,7 +20,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// What to restore where.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct RestoreReport {
     pub replaced_tables: usize,
     /// Rows loaded.
     pub rows: u64,
+    /// Login roles that came back without a password (the backup could not
+    /// read them): set one with `ALTER ROLE name PASSWORD '...'`.
+    pub logins_without_password: Vec<String>,
     /// Things worth knowing.
     pub warnings: Vec<String>,
     /// Seconds taken.
@@ -82,29 +86,176 @@ pub fn check_checksums(
     Ok((manifest, manifest_sha))
 }
 
-/// Passes lines through; drops the replica line when the target forbids it.
+/// Passes lines through; drops the replica line when the target forbids it,
+/// and rewrites what a newer pg_dump writes that an older target's syntax
+/// lacks (for what the older server can still express).
 struct RestoreFilter {
     strip_replica: bool,
+    in_blobs: bool,
+    target_major: u32,
+    /// What the rewriting changed, for the report.
+    notes: Vec<String>,
+}
+
+impl RestoreFilter {
+    fn note(&mut self, what: String) {
+        if !self.notes.contains(&what) {
+            self.notes.push(what);
+        }
+    }
 }
 
 impl LineFilter for RestoreFilter {
-    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        if self.strip_replica && line == REPLICA_LINE.as_bytes() {
-            out.extend_from_slice(b"-- ");
-        }
-        out.extend_from_slice(line);
-        out.push(b'\n');
+    fn entry(&mut self, entry: &crate::engine::sqlstream::Entry) {
+        self.in_blobs = entry.readings().any(|e| e.desc == "BLOBS");
     }
+
+    fn line(&mut self, line: &[u8], top: bool, out: &mut Vec<u8>) {
+        if !top {
+            return push_line(out, line);
+        }
+        if (self.strip_replica && line == REPLICA_LINE.as_bytes())
+            || is_blob_transaction(self.in_blobs, line)
+        {
+            return comment_out(out, line);
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return push_line(out, line);
+        };
+        match downgrade(text, self.target_major) {
+            Downgrade::Keep => push_line(out, line),
+            Downgrade::Drop(why) => {
+                if let Some(why) = why {
+                    self.note(why);
+                }
+                comment_out(out, line)
+            }
+            Downgrade::Rewrite(new, why) => {
+                if let Some(why) = why {
+                    self.note(why);
+                }
+                push_line(out, new.as_bytes())
+            }
+        }
+    }
+}
+
+/// What to do with a statement for an older target.
+#[derive(Debug, PartialEq, Eq)]
+enum Downgrade {
+    Keep,
+    Drop(Option<String>),
+    Rewrite(String, Option<String>),
+}
+
+/// Rewrites a top-level line that a server of `major` cannot run but can
+/// express otherwise: PostgreSQL 17's MAINTAIN privilege (not in 15 and 16)
+/// and `SET ACCESS METHOD heap` on partitioned tables, PostgreSQL 16's role
+/// grant options (INHERIT, SET: not in 15).
+fn downgrade(line: &str, major: u32) -> Downgrade {
+    if major < 17 {
+        if line.starts_with("SET transaction_timeout") {
+            return Downgrade::Drop(None);
+        }
+        if line.starts_with("ALTER TABLE ") && line.ends_with(" SET ACCESS METHOD \"heap\";") {
+            return Downgrade::Drop(None);
+        }
+        if let Some(d) = without_maintain(line) {
+            return d;
+        }
+    }
+    if major < 16
+        && line.starts_with("GRANT ")
+        && let Some(i) = line.find(" WITH ")
+        && line[..i].contains(" TO ")
+        && !line[..i].contains(" ON ")
+    {
+        let options = line[i + " WITH ".len()..].trim_end_matches(';');
+        let mut kept = Vec::new();
+        let mut lost = Vec::new();
+        for opt in options.split(',').map(str::trim) {
+            match opt {
+                "ADMIN OPTION" | "ADMIN TRUE" => kept.push("ADMIN OPTION"),
+                "INHERIT TRUE" | "SET TRUE" | "ADMIN FALSE" => {}
+                other => lost.push(other.to_string()),
+            }
+        }
+        let stmt = if kept.is_empty() {
+            format!("{};", &line[..i])
+        } else {
+            format!("{} WITH {};", &line[..i], kept.join(", "))
+        };
+        let why = (!lost.is_empty()).then(|| {
+            format!(
+                "PostgreSQL {major} has no per-grant {} option: \"{stmt}\" was granted without it",
+                lost.join(", ")
+            )
+        });
+        return Downgrade::Rewrite(stmt, why);
+    }
+    Downgrade::Keep
+}
+
+/// `GRANT|REVOKE [GRANT OPTION FOR] privs ON ...` (also inside ALTER DEFAULT
+/// PRIVILEGES) without MAINTAIN; `None` when the line has none.
+fn without_maintain(line: &str) -> Option<Downgrade> {
+    if !line.contains("MAINTAIN") {
+        return None;
+    }
+    let (head, rest) = ["GRANT ", "REVOKE "].iter().find_map(|kw| {
+        let at = if line.starts_with(kw) {
+            0
+        } else {
+            line.starts_with("ALTER DEFAULT PRIVILEGES ")
+                .then(|| line.find(&format!(" {kw}")).map(|i| i + 1))??
+        };
+        Some((&line[..at + kw.len()], &line[at + kw.len()..]))
+    })?;
+    let (option, rest) = match rest.strip_prefix("GRANT OPTION FOR ") {
+        Some(r) => ("GRANT OPTION FOR ", r),
+        None => ("", rest),
+    };
+    let on = rest.find(" ON ")?;
+    let privs: Vec<&str> = rest[..on]
+        .split(',')
+        .map(str::trim)
+        .filter(|p| *p != "MAINTAIN")
+        .collect();
+    if privs.len() == rest[..on].split(',').count() {
+        return None;
+    }
+    if privs.is_empty() {
+        return Some(Downgrade::Drop(None));
+    }
+    Some(Downgrade::Rewrite(
+        format!("{head}{option}{}{}", privs.join(","), &rest[on..]),
+        None,
+    ))
 }
 
 /// What the target looks like before the restore.
 struct TargetState {
     server_major: u32,
+    server_version: String,
     user_tables: Vec<String>,
     existing_roles: Vec<String>,
     replica_allowed: bool,
     schemas: Vec<String>,
     tables: Vec<(String, String)>,
+    /// NOT VALID check constraints: (is a domain, schema, table or domain,
+    /// constraint, definition).
+    not_valid: Vec<NotValid>,
+}
+
+/// A NOT VALID check constraint of the target: rows that break it may be
+/// in the backup too (that is why it is NOT VALID), so it steps aside
+/// while rows load into its existing table and comes back NOT VALID.
+struct NotValid {
+    domain: bool,
+    schema: String,
+    object: String,
+    name: String,
+    definition: String,
 }
 
 async fn inspect_target(
@@ -166,6 +317,32 @@ async fn inspect_target(
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let not_valid = client
+        .query(
+            "SELECT false, n.nspname::text, r.relname::text, c.conname::text, \
+                    pg_catalog.pg_get_constraintdef(c.oid) \
+             FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace \
+             WHERE c.contype = 'c' AND NOT c.convalidated AND c.coninhcount = 0 \
+             UNION ALL \
+             SELECT true, n.nspname::text, t.typname::text, c.conname::text, \
+                    pg_catalog.pg_get_constraintdef(c.oid) \
+             FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_type t ON t.oid = c.contypid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+             WHERE c.contype = 'c' AND NOT c.convalidated ORDER BY 2, 3, 4",
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| NotValid {
+            domain: r.get(0),
+            schema: r.get(1),
+            object: r.get(2),
+            name: r.get(3),
+            definition: r.get(4),
+        })
+        .collect();
     // Try it: superusers may, Supabase's postgres may, others often may not.
     let replica_allowed = client
         .batch_execute("BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK;")
@@ -176,11 +353,13 @@ async fn inspect_target(
     }
     Ok(TargetState {
         server_major: server.version.major,
+        server_version: server.version.to_string(),
         user_tables,
         existing_roles,
         replica_allowed,
         schemas,
         tables,
+        not_valid,
     })
 }
 
@@ -254,6 +433,43 @@ fn truncate_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> Stri
     )
 }
 
+/// The NOT VALID check constraints on tables and domains that stay through
+/// the restore (a replacing restore drops the backup's schemas first) and
+/// that rows of the backup load into: SQL that drops them before the data
+/// and adds them back NOT VALID after it.
+fn not_valid_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> (String, String) {
+    let stays = |schema: &str| !(cleaned && manifest.schemas.iter().any(|s| s == schema));
+    let (mut before, mut after) = (String::new(), String::new());
+    for c in state.not_valid.iter().filter(|c| stays(&c.schema)) {
+        let loaded = c.domain
+            || manifest
+                .tables
+                .iter()
+                .any(|t| t.schema == c.schema && t.table == c.object);
+        if !loaded {
+            continue;
+        }
+        let what = if c.domain { "DOMAIN" } else { "TABLE" };
+        let object = format!("{}.{}", quote_ident(&c.schema), quote_ident(&c.object));
+        before.push_str(&format!(
+            "ALTER {what} {object} DROP CONSTRAINT {};\n",
+            quote_ident(&c.name)
+        ));
+        after.push_str(&format!(
+            "ALTER {what} {object} ADD CONSTRAINT {} {};\n",
+            quote_ident(&c.name),
+            c.definition
+        ));
+    }
+    if before.is_empty() {
+        return (before, after);
+    }
+    (
+        format!("-- supabackup: NOT VALID checks step aside while the rows load\n{before}"),
+        format!("-- supabackup: NOT VALID checks back in place\n{after}"),
+    )
+}
+
 /// The newest psql on the machine (it reads dumps of every older pg_dump).
 pub fn newest_psql(sets: &[ToolSet]) -> Result<PathBuf, EngineError> {
     sets.iter()
@@ -276,7 +492,7 @@ impl Engine {
         cancel: CancelToken,
     ) -> Result<RestoreReport, EngineError> {
         let result = self.restore_inner(&req, &progress, &cancel).await;
-        progress.done.store(true, Ordering::SeqCst);
+        progress.finish();
         let target = req.target.masked();
         match &result {
             Ok(r) => self.log(
@@ -330,67 +546,121 @@ impl Engine {
         let mut warnings = Vec::new();
         if !state.replica_allowed && manifest.parts.iter().any(|p| p.part == Part::Data) {
             warnings.push(
-                "this user may not set session_replication_role on the target: triggers fire and \
-                 foreign keys are checked while the data loads"
+                "this user may not set session_replication_role on the target: triggers that \
+                 already exist there fire and their foreign keys are checked while the rows load \
+                 (the backup's own triggers and constraints come after the rows anyway)"
                     .to_string(),
             );
         }
-        if state.server_major
-            < manifest
-                .server_version
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0)
-        {
-            warnings.push(format!(
-                "the target runs PostgreSQL {} but the backup came from {}: newer syntax may fail",
-                state.server_major, manifest.server_version
-            ));
-        }
-        let has_schema = manifest.parts.iter().any(|p| p.part == Part::Schema);
+        let has_schema = manifest.parts.iter().any(|p| p.part.is_schema());
         let cleaned = non_empty && has_schema;
         let mut prefixes: Vec<(Part, String)> = Vec::new();
         if cleaned {
-            prefixes.push((Part::Schema, clean_sql(&manifest, &state)));
+            let first_schema = manifest
+                .parts
+                .iter()
+                .find(|p| p.part.is_schema())
+                .map(|p| p.part)
+                .unwrap_or(Part::PreData);
+            prefixes.push((first_schema, clean_sql(&manifest, &state)));
         }
         if non_empty {
             prefixes.push((Part::Data, truncate_sql(&manifest, &state, cleaned)));
         }
+        let mut suffixes: Vec<(Part, String)> = Vec::new();
+        let (drop_checks, add_checks) = not_valid_sql(&manifest, &state, cleaned);
+        if !drop_checks.is_empty() && manifest.parts.iter().any(|p| p.part == Part::Data) {
+            prefixes.push((Part::Data, drop_checks));
+            suffixes.push((Part::Data, add_checks));
+        }
 
-        let tool = ToolRun {
-            program: psql,
-            args: vec![
-                "-X".into(),
-                "-q".into(),
-                "-v".into(),
-                "ON_ERROR_STOP=1".into(),
-                "--single-transaction".into(),
-                "--no-password".into(),
-                format!("--dbname={}", req.target.libpq_string_without_password()),
-            ],
+        let tool = |single: bool| ToolRun {
+            program: psql.clone(),
+            args: [
+                vec![
+                    "-X".into(),
+                    "-q".into(),
+                    "-v".into(),
+                    "ON_ERROR_STOP=1".into(),
+                ],
+                if single {
+                    vec!["--single-transaction".into()]
+                } else {
+                    Vec::new()
+                },
+                vec![
+                    "--no-password".into(),
+                    format!("--dbname={}", req.target.libpq_string_without_password()),
+                ],
+            ]
+            .concat(),
             password: req
                 .target
                 .password()
                 .map(|p| zeroize::Zeroizing::new(p.to_string())),
         };
-        progress.estimated_total.store(
+        let feed = Feed {
+            dir: dir.clone(),
+            manifest: manifest.clone(),
+            prefixes,
+            suffixes,
+            strip_replica: !state.replica_allowed,
+            target_major: state.server_major,
+            rehearsal: false,
+        };
+
+        // A backup from a newer major: its schema is tried first in a
+        // transaction that is rolled back, so what the older server cannot
+        // run is refused before anything changes.
+        let source_major = manifest.source_major();
+        if state.server_major < source_major {
+            progress.set_current(format!(
+                "checking that PostgreSQL {} can run this schema",
+                state.server_major
+            ));
+            let trial = Feed {
+                rehearsal: true,
+                ..feed.clone()
+            };
+            let (t, p, c) = (tool(false), progress.clone(), cancel.clone());
+            let tried = run_killable(cancel, move |slot| trial.run(&t, &p, &c, &slot))
+                .await
+                .map_err(|e| EngineError::Failed(e.to_string()))?;
+            match tried {
+                Ok(_) => {}
+                Err(EngineError::Failed(why)) => {
+                    return Err(EngineError::Failed(format!(
+                        "this backup comes from PostgreSQL {} (pg_dump {}) and the target runs \
+                         PostgreSQL {}, which cannot run part of its schema: {why}. Nothing was \
+                         changed: restore it into a PostgreSQL {source_major} or newer server",
+                        manifest.server_version, manifest.pg_dump_version, state.server_version
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        progress.set_total(
             manifest
                 .parts
                 .iter()
                 .map(|p| p.raw_bytes)
                 .sum::<u64>()
                 .max(1),
-            Ordering::Relaxed,
         );
-        let strip_replica = !state.replica_allowed;
-        let m = manifest.clone();
-        let (p, c, d) = (progress.clone(), cancel.clone(), dir.clone());
-        let rows = run_killable(cancel, move |slot| {
-            feed_psql(&tool, &d, &m, &prefixes, strip_replica, &p, &c, &slot)
-        })
-        .await
-        .map_err(|e| EngineError::Failed(e.to_string()))??;
+        progress.set_read(0);
+        let (t, p, c) = (tool(true), progress.clone(), cancel.clone());
+        let fed = run_killable(cancel, move |slot| feed.run(&t, &p, &c, &slot))
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()))??;
+        if state.server_major < source_major {
+            warnings.push(format!(
+                "restored a PostgreSQL {} backup into PostgreSQL {}",
+                manifest.server_version, state.server_version
+            ));
+        }
+        warnings.extend(fed.notes);
+        warnings.extend(fed.server_warnings);
         Ok(RestoreReport {
             backup_id: manifest.id,
             target: req.target.masked(),
@@ -405,108 +675,234 @@ impl Engine {
             } else {
                 0
             },
-            rows,
+            rows: fed.rows,
+            logins_without_password: manifest.logins_without_password.clone(),
             warnings,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
 }
 
-/// Streams every part (with its prefix) into one psql. Blocking.
-#[allow(clippy::too_many_arguments)]
-fn feed_psql(
-    tool: &ToolRun,
-    dir: &Path,
-    manifest: &Manifest,
-    prefixes: &[(Part, String)],
+/// What goes into one psql session.
+#[derive(Clone)]
+struct Feed {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// SQL written before a part.
+    prefixes: Vec<(Part, String)>,
+    /// SQL written after a part.
+    suffixes: Vec<(Part, String)>,
     strip_replica: bool,
-    progress: &Progress,
-    cancel: &CancelToken,
-    slot: &ChildSlot,
-) -> Result<u64, EngineError> {
-    let running = tool.spawn(slot, Stdio::piped(), Stdio::null())?;
-    let mut stdin = running
-        .slot
-        .with(|c| c.stdin.take())
-        .flatten()
-        .ok_or_else(|| EngineError::Failed("psql has no input pipe".into()))?;
-    let mut rows = 0u64;
-    let mut broken = false;
-    'parts: for part in &manifest.parts {
-        progress.set_current(format!("restoring {}", part.part.as_str()));
-        for (p, sql) in prefixes {
-            if *p == part.part && stdin.write_all(sql.as_bytes()).is_err() {
-                broken = true;
-                break 'parts;
+    target_major: u32,
+    /// Schema only, in a transaction rolled back at the end.
+    rehearsal: bool,
+}
+
+/// What a psql session did.
+struct Fed {
+    rows: u64,
+    /// What the down-conversion changed.
+    notes: Vec<String>,
+    /// Warnings the restore's own SQL raised (a setting not restored...).
+    server_warnings: Vec<String>,
+}
+
+impl Feed {
+    /// Streams every part (with its prefix) into one psql. Blocking.
+    fn run(
+        &self,
+        tool: &ToolRun,
+        progress: &Progress,
+        cancel: &CancelToken,
+        slot: &ChildSlot,
+    ) -> Result<Fed, EngineError> {
+        let running = tool.spawn(slot, Stdio::piped(), Stdio::null())?;
+        let mut stdin = running
+            .slot
+            .with(|c| c.stdin.take())
+            .flatten()
+            .ok_or_else(|| EngineError::Failed("psql has no input pipe".into()))?;
+        let mut rows = 0u64;
+        let mut notes = Vec::new();
+        let mut broken = stdin
+            .write_all(if self.rehearsal { b"BEGIN;\n" } else { b"" })
+            .is_err();
+        'parts: for part in &self.manifest.parts {
+            if broken || (self.rehearsal && !part.part.is_schema() && part.part != Part::Roles) {
+                continue;
             }
-        }
-        let path = dir.join(&part.file);
-        let file = std::fs::File::open(&path)
-            .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
-        let mut reader = decoder(file, manifest.compression.codec)
-            .map_err(|e| EngineError::io("cannot decompress", &path, e))?;
-        let mut stream = SqlStream::new(RestoreFilter { strip_replica });
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            if cancel.is_cancelled() {
-                break 'parts;
+            progress.set_current(format!("restoring {}", part.part.as_str()));
+            for (p, sql) in &self.prefixes {
+                if *p == part.part && stdin.write_all(sql.as_bytes()).is_err() {
+                    broken = true;
+                    break 'parts;
+                }
             }
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
+            let path = self.dir.join(&part.file);
+            let file = std::fs::File::open(&path)
+                .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
+            let mut reader = decoder(file, self.manifest.compression.codec)
+                .map_err(|e| EngineError::io("cannot decompress", &path, e))?;
+            let filter = RestoreFilter {
+                strip_replica: self.strip_replica,
+                in_blobs: false,
+                target_major: self.target_major,
+                notes: Vec::new(),
+            };
+            let mut stream = SqlStream::new(Filtered::new(filter, &mut stdin));
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                if cancel.is_cancelled() {
+                    break 'parts;
+                }
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(EngineError::Failed(format!(
+                            "{} cannot be decompressed: {e}; nothing was restored",
+                            part.file
+                        )));
+                    }
+                };
+                progress.add_read(n as u64);
+                let before = stream.rows();
+                if stream.feed(&buf[..n]).is_err() {
+                    broken = true;
+                    break 'parts;
+                }
+                progress.add_rows(stream.rows() - before);
+                if let Some(t) = stream.current_table() {
+                    progress.set_current(format!("restoring data: {t}"));
+                }
+            }
+            rows += stream.rows();
+            match stream.finish() {
+                Ok((_, sink)) => {
+                    for n in sink.filter.notes {
+                        if !notes.contains(&n) {
+                            notes.push(n);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
                     return Err(EngineError::Failed(format!(
-                        "{} cannot be decompressed: {e}; nothing was restored",
+                        "{} ends in the middle of a table's data: the backup is truncated; nothing was restored",
                         part.file
                     )));
                 }
-            };
-            Progress::add(&progress.bytes_read, n as u64);
-            let before = stream.rows();
-            if stream.feed(&buf[..n], &mut stdin).is_err() {
-                broken = true;
-                break 'parts;
+                Err(_) => {
+                    broken = true;
+                    break 'parts;
+                }
             }
-            Progress::add(&progress.rows, stream.rows() - before);
-            if let Some(t) = stream.current_table() {
-                progress.set_current(format!("restoring data: {t}"));
-            }
-        }
-        rows += stream.rows();
-        match stream.finish(&mut stdin) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                return Err(EngineError::Failed(format!(
-                    "{} ends in the middle of a table's data: the backup is truncated; nothing was restored",
-                    part.file
-                )));
-            }
-            Err(_) => {
-                broken = true;
-                break 'parts;
+            for (p, sql) in &self.suffixes {
+                if *p == part.part && stdin.write_all(sql.as_bytes()).is_err() {
+                    broken = true;
+                    break 'parts;
+                }
             }
         }
-    }
-    drop(stdin);
-    if cancel.is_cancelled() {
-        running.slot.kill();
-        let _ = running.wait();
-        return Err(EngineError::Cancelled);
-    }
-    let (status, stderr) = running.wait();
-    let ok = status.is_some_and(|s| s.success());
-    if !ok || broken {
-        let errors: String = stderr
+        if self.rehearsal && !broken && stdin.write_all(b"ROLLBACK;\n").is_err() {
+            broken = true;
+        }
+        drop(stdin);
+        if cancel.is_cancelled() {
+            running.slot.kill();
+            let _ = running.wait();
+            return Err(EngineError::Cancelled);
+        }
+        let (status, stderr) = running.wait();
+        let ok = status.is_some_and(|s| s.success());
+        if !ok || broken {
+            let errors: String = stderr
+                .lines()
+                .filter(|l| !l.contains("NOTICE:") && !l.contains(WARNING_MARK))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let errors = tool.mask(&tail(&errors, 6));
+            return Err(EngineError::Failed(if self.rehearsal {
+                errors
+            } else {
+                format!(
+                    "psql stopped at the first error; the restore ran in one transaction, so \
+                     the target is as it was: {errors}"
+                )
+            }));
+        }
+        let server_warnings = stderr
             .lines()
-            .filter(|l| !l.contains("NOTICE:"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Err(EngineError::Failed(format!(
-            "psql stopped at the first error; the restore ran in one transaction, so the \
-             target is as it was: {}",
-            tool.mask(&tail(&errors, 6))
-        )));
+            .filter_map(|l| {
+                l.split_once(WARNING_MARK)
+                    .map(|(_, w)| w.trim().to_string())
+            })
+            .map(|w| tool.mask(&w))
+            .collect();
+        Ok(Fed {
+            rows,
+            notes,
+            server_warnings,
+        })
     }
-    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_syntax_is_rewritten_for_older_targets() {
+        let g = |l: &str, m: u32| downgrade(l, m);
+        assert_eq!(
+            g(
+                "GRANT SELECT,INSERT,MAINTAIN ON TABLE \"public\".\"t\" TO \"r\";",
+                15
+            ),
+            Downgrade::Rewrite(
+                "GRANT SELECT,INSERT ON TABLE \"public\".\"t\" TO \"r\";".into(),
+                None
+            )
+        );
+        assert_eq!(
+            g(
+                "REVOKE GRANT OPTION FOR MAINTAIN ON TABLE \"t\" FROM \"r\";",
+                16
+            ),
+            Downgrade::Drop(None)
+        );
+        assert_eq!(
+            g(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" GRANT SELECT,MAINTAIN ON TABLES TO \"r\";",
+                15
+            ),
+            Downgrade::Rewrite(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE \"o\" GRANT SELECT ON TABLES TO \"r\";".into(),
+                None
+            )
+        );
+        let maintain = "GRANT MAINTAIN ON TABLE \"t\" TO \"r\";";
+        assert_eq!(g(maintain, 17), Downgrade::Keep);
+        assert_eq!(g("GRANT ALL ON TABLE \"t\" TO \"r\";", 15), Downgrade::Keep);
+        assert_eq!(
+            g("GRANT \"anon\" TO \"app\" WITH INHERIT TRUE;", 15),
+            Downgrade::Rewrite("GRANT \"anon\" TO \"app\";".into(), None)
+        );
+        match g(
+            "GRANT \"a\" TO \"b\" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;",
+            15,
+        ) {
+            Downgrade::Rewrite(s, Some(why)) => {
+                assert_eq!(s, "GRANT \"a\" TO \"b\" WITH ADMIN OPTION;");
+                assert!(why.contains("INHERIT FALSE, SET FALSE"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            g("GRANT \"a\" TO \"b\" WITH INHERIT FALSE;", 16),
+            Downgrade::Keep
+        );
+        assert_eq!(g("SET transaction_timeout = 0;", 15), Downgrade::Drop(None));
+        assert_eq!(g("SET transaction_timeout = 0;", 17), Downgrade::Keep);
+    }
 }

@@ -29,6 +29,9 @@ pub struct TestReport {
     pub tools_error: Option<String>,
     /// The profile a backup will use by default.
     pub profile: Option<Profile>,
+    /// What the connected role may do, and what that means for a backup
+    /// and a restore (a person's words).
+    pub role: Option<String>,
 }
 
 impl TestReport {
@@ -54,6 +57,39 @@ pub fn default_profile(info: &ConnInfo, server: Option<&ServerInfo>) -> Profile 
     }
 }
 
+/// What the connected role means for a backup and for a restore into this
+/// database.
+async fn role_note(client: &tokio_postgres::Client, server: &ServerInfo) -> String {
+    let user = &server.current_user;
+    if server.superuser {
+        return format!(
+            "{user}, a superuser: backups keep role passwords, and a restore here may create \
+             everything a backup holds"
+        );
+    }
+    // Hosted Supabase lets its postgres set this; plain PostgreSQL only a
+    // superuser or a role granted SET on it.
+    let replica = client
+        .batch_execute("BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK;")
+        .await
+        .is_ok();
+    if !replica {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    let mut note = format!(
+        "{user} (not a superuser, as on hosted Supabase): login role passwords cannot be backed \
+         up (those roles come back without one, and the backup says which); a restore here runs \
+         as {user} and creates only what {user} may"
+    );
+    if !replica {
+        note.push_str(
+            "; it may not set session_replication_role, so a restore into tables that already \
+             exist fires their triggers and checks their foreign keys while the rows load",
+        );
+    }
+    note
+}
+
 impl Engine {
     /// Tests a saved project.
     pub async fn test_project(&self, key: &str) -> Result<TestReport, EngineError> {
@@ -72,6 +108,7 @@ impl Engine {
             tools: None,
             tools_error: None,
             profile: None,
+            role: None,
         };
         let (sets, override_dir) = self.find_tools().await?;
         match connect(info, CONNECT_TIMEOUT).await {
@@ -82,6 +119,7 @@ impl Engine {
                         Err(e) => report.tools_error = Some(e.to_string()),
                     }
                     report.profile = Some(default_profile(info, Some(&server)));
+                    report.role = Some(role_note(&client, &server).await);
                     report.server = Some(server);
                 }
                 Err(e) => report.connect_error = Some(e.to_string()),

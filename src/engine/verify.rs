@@ -9,7 +9,6 @@ use serde::Serialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// One file's verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +71,7 @@ fn check_part(
                     }
                 }
                 let read = tally.lock().map(|t| t.1).unwrap_or(0);
-                progress.bytes_read.store(done + read, Ordering::Relaxed);
+                progress.set_read(done + read);
             }
         }
         Err(e) => decode_error = Some(e.to_string()),
@@ -170,16 +169,13 @@ pub fn verify_dir(
         }
         Err(e) => report.problems.push(e.to_string()),
     }
-    progress.estimated_total.store(
-        manifest.parts.iter().map(|p| p.bytes).sum(),
-        Ordering::Relaxed,
-    );
+    progress.set_total(manifest.parts.iter().map(|p| p.bytes).sum());
     let mut done = 0;
     for part in &manifest.parts {
         progress.set_current(format!("verifying {}", part.file));
         let problem = check_part(dir, part, manifest.compression.codec, progress, done);
         done += part.bytes;
-        progress.bytes_read.store(done, Ordering::Relaxed);
+        progress.set_read(done);
         report.parts.push(PartCheck {
             file: part.file.clone(),
             ok: problem.is_none(),
@@ -203,7 +199,7 @@ impl Engine {
         let report = tokio::task::spawn_blocking(move || verify_dir(&d, exp.as_deref(), &p))
             .await
             .map_err(|e| EngineError::Failed(e.to_string()))?;
-        progress.done.store(true, Ordering::SeqCst);
+        progress.finish();
         let project = record.as_ref().map(|b| b.project_id);
         if report.ok() {
             self.log(

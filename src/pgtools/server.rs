@@ -20,6 +20,8 @@ pub struct ServerInfo {
     pub has_supabase_schemas: bool,
     /// The role connected as.
     pub current_user: String,
+    /// That role is a superuser.
+    pub superuser: bool,
     /// The database connected to.
     pub database: String,
 }
@@ -36,7 +38,8 @@ pub async fn server_info(
                     coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false), \
                     EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth') \
                       AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'storage'), \
-                    current_user::text, current_database()::text",
+                    current_user::text, current_database()::text, \
+                    coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)",
             &[],
         )
         .await
@@ -53,5 +56,6 @@ pub async fn server_info(
         has_supabase_schemas: row.get(4),
         current_user: row.get(5),
         database: row.get(6),
+        superuser: row.get(7),
     })
 }

@@ -10,6 +10,9 @@ pub const MASTER: &str = "correct horse battery staple";
 pub struct Sb {
     /// Holds the data dir until the test ends.
     pub tmp: tempfile::TempDir,
+    /// PostgreSQL bin folders put first on the binary's PATH (the suite's
+    /// own always), so it finds their pg_dump and psql.
+    pub bins: Vec<PathBuf>,
 }
 
 /// What a run printed and returned.
@@ -61,8 +64,16 @@ impl From<Output> for Run {
 impl Sb {
     /// A fresh data dir.
     pub fn new() -> Self {
+        Self::with_bins(&[])
+    }
+
+    /// A fresh data dir, with these PostgreSQL bin folders on PATH too.
+    pub fn with_bins(bins: &[PathBuf]) -> Self {
+        let mut all = vec![crate::pg::pg_bin().to_path_buf()];
+        all.extend(bins.iter().cloned());
         Sb {
             tmp: tempfile::tempdir().unwrap(),
+            bins: all,
         }
     }
 
@@ -74,7 +85,16 @@ impl Sb {
     /// A command with the data dir and master password set.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_supabackup"));
-        c.env("SUPABACKUP_DATA_DIR", self.data_dir())
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            self.bins
+                .iter()
+                .cloned()
+                .chain(std::env::split_paths(&path)),
+        )
+        .unwrap();
+        c.env("PATH", path)
+            .env("SUPABACKUP_DATA_DIR", self.data_dir())
             .env("SUPABACKUP_PASSWORD", MASTER)
             .env_remove("SUPABACKUP_DB_URL")
             .env_remove("PGPASSWORD");

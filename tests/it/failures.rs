@@ -87,7 +87,7 @@ fn a_killed_pg_dump_fails_the_backup_and_keeps_nothing() {
     assert_eq!(v["status"], "failed");
     let err = v["error"].as_str().unwrap();
     assert!(
-        err.contains("pg_dump failed (killed) during the schema part"),
+        err.contains("pg_dump failed (killed) during the pre-data part"),
         "{err}"
     );
     no_partial_files(&sb);
@@ -178,7 +178,7 @@ fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("ok       schema.sql.zst"));
+    assert!(r.stdout.contains("ok       pre-data.sql.zst"));
     let v = sb.run(&["verify", &id, "--json"]).expect_code(1).json();
     assert_eq!(v["ok"], false);
 
@@ -196,11 +196,11 @@ fn verify_names_a_damaged_or_truncated_part_and_restore_refuses_it() {
     );
 
     std::fs::write(&data, &original).unwrap();
-    let schema = dir.join("schema.sql.zst");
+    let schema = dir.join("post-data.sql.zst");
     let bytes = std::fs::read(&schema).unwrap();
     std::fs::write(&schema, &bytes[..bytes.len() - 7]).unwrap();
     let r = sb.run(&["verify", &id]).expect_code(1);
-    assert!(r.stdout.contains("schema.sql.zst is"), "{}", r.stdout);
+    assert!(r.stdout.contains("post-data.sql.zst is"), "{}", r.stdout);
     assert!(r.stdout.contains("truncated"), "{}", r.stdout);
     std::fs::write(&schema, &bytes).unwrap();
 

@@ -20,6 +20,53 @@ pub fn pg_bin() -> &'static Path {
     BIN.get_or_init(find_pg_bin)
 }
 
+/// The major version of the install in `bin`.
+pub fn major_of(bin: &Path) -> u32 {
+    let out = Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("run {}/postgres --version: {e}", bin.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.split('.').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no version in {text:?}"))
+}
+
+/// The major version the suite runs on (`SUPABACKUP_TEST_PG_BIN` or the one found).
+pub fn suite_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| major_of(pg_bin()))
+}
+
+/// A full install of PostgreSQL `major`: the suite's own, Debian's
+/// `/usr/lib/postgresql/<major>/bin`, or the one `.ci/pg-majors.sh`
+/// installed (`SUPABACKUP_PG_CACHE`, default `/var/cache/supabackup-pg` as
+/// root, `~/.cache/supabackup-pg` otherwise).
+pub fn bin_for_major(major: u32) -> PathBuf {
+    if suite_major() == major {
+        return pg_bin().to_path_buf();
+    }
+    let mut candidates = vec![PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))];
+    if let Ok(cache) = std::env::var("SUPABACKUP_PG_CACHE") {
+        candidates.push(PathBuf::from(cache).join(major.to_string()).join("bin"));
+    }
+    candidates.push(PathBuf::from(format!(
+        "/var/cache/supabackup-pg/{major}/bin"
+    )));
+    if let Ok(home) = std::env::var("HOME") {
+        candidates.push(PathBuf::from(home).join(format!(".cache/supabackup-pg/{major}/bin")));
+    }
+    candidates
+        .into_iter()
+        .find(|b| b.join("initdb").is_file() && b.join("pg_dump").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs PostgreSQL {major}: run `.ci/pg-majors.sh {major}` (it installs \
+                 one under /var/cache/supabackup-pg), or point SUPABACKUP_PG_CACHE at such a folder"
+            )
+        })
+}
+
 fn find_pg_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SUPABACKUP_TEST_PG_BIN") {
         return PathBuf::from(p);
@@ -105,41 +152,47 @@ fn scratch_root() -> PathBuf {
     root
 }
 
-/// The initdb'd template all clusters copy.
-fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let dir = scratch_root().join(format!("template-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
-        chown_tree(&dir);
-        let out = as_pg_user(
-            Command::new(pg_bin().join("initdb"))
-                .arg("-D")
-                .arg(dir.join("data"))
-                .args([
-                    "-U",
-                    "postgres",
-                    "--auth=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                ])
-                .arg(format!("--pwfile={}", pwfile.display())),
-        )
-        .output()
-        .expect("run initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::remove_file(&pwfile).ok();
-        watchdog(&dir, None);
-        dir
-    })
+/// The initdb'd template the clusters of one install and bootstrap
+/// superuser copy.
+fn template(bin: &Path, superuser: &str) -> PathBuf {
+    static TEMPLATES: std::sync::Mutex<Vec<((PathBuf, String), PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut made = TEMPLATES.lock().unwrap_or_else(|p| p.into_inner());
+    let key = (bin.to_path_buf(), superuser.to_string());
+    if let Some((_, dir)) = made.iter().find(|(k, _)| *k == key) {
+        return dir.clone();
+    }
+    let dir = scratch_root().join(format!("template-{}-{}", std::process::id(), made.len()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pwfile = dir.join("pwfile");
+    std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
+    chown_tree(&dir);
+    let out = as_pg_user(
+        Command::new(bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args([
+                "-U",
+                superuser,
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display())),
+    )
+    .output()
+    .expect("run initdb");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&pwfile).ok();
+    watchdog(&dir, None);
+    made.push((key, dir.clone()));
+    dir
 }
 
 /// Removes `dir` (and stops the postmaster in it) once this test process is gone.
@@ -180,12 +233,27 @@ pub struct PgCluster {
     dir: PathBuf,
     /// TCP port on 127.0.0.1.
     pub port: u16,
+    /// The install it runs from.
+    pub bin: PathBuf,
+    /// Its bootstrap superuser.
+    pub superuser: String,
     stopped: bool,
 }
 
 impl PgCluster {
-    /// Starts a fresh cluster.
+    /// Starts a fresh cluster of the suite's major.
     pub fn start() -> Self {
+        Self::start_in(pg_bin(), "postgres")
+    }
+
+    /// Starts a fresh cluster of PostgreSQL `major`.
+    pub fn start_major(major: u32) -> Self {
+        Self::start_in(&bin_for_major(major), "postgres")
+    }
+
+    /// Starts a fresh cluster from the install in `bin`, initialised with
+    /// `superuser` as its bootstrap superuser.
+    pub fn start_in(bin: &Path, superuser: &str) -> Self {
         static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = scratch_root().join(format!("pg-{}-{n}", std::process::id()));
@@ -193,7 +261,7 @@ impl PgCluster {
         std::fs::create_dir_all(&dir).unwrap();
         let status = Command::new("cp")
             .arg("-a")
-            .arg(template().join("data"))
+            .arg(template(bin, superuser).join("data"))
             .arg(dir.join("data"))
             .status()
             .unwrap();
@@ -204,7 +272,7 @@ impl PgCluster {
         for _ in 0..5 {
             let port = free_port();
             let out = as_pg_user(
-                Command::new(pg_bin().join("pg_ctl"))
+                Command::new(bin.join("pg_ctl"))
                     .arg("-D")
                     .arg(dir.join("data"))
                     .arg("-o")
@@ -223,6 +291,8 @@ impl PgCluster {
                 let c = PgCluster {
                     dir,
                     port,
+                    bin: bin.to_path_buf(),
+                    superuser: superuser.to_string(),
                     stopped: false,
                 };
                 c.wait_ready();
@@ -247,9 +317,14 @@ impl PgCluster {
         );
     }
 
-    /// `postgresql://postgres:<pw>@127.0.0.1:<port>/<db>` (password encoded).
+    /// `postgresql://<superuser>:<pw>@127.0.0.1:<port>/<db>` (password encoded).
     pub fn url(&self, db: &str) -> String {
-        self.url_as("postgres", SUPERUSER_PASSWORD, db)
+        self.url_as(&self.superuser, SUPERUSER_PASSWORD, db)
+    }
+
+    /// The server's major version.
+    pub fn major(&self) -> u32 {
+        major_of(&self.bin)
     }
 
     /// A URL for another role.
@@ -275,7 +350,7 @@ impl PgCluster {
 
     /// Runs SQL through psql; the raw output.
     pub fn try_psql(&self, db: &str, sql: &str) -> Output {
-        self.psql_cmd("postgres", SUPERUSER_PASSWORD, db)
+        self.psql_cmd(&self.superuser, SUPERUSER_PASSWORD, db)
             .args(["-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .env("PGCONNECT_TIMEOUT", "5")
             .output()
@@ -285,7 +360,7 @@ impl PgCluster {
     /// `psql -X` connected to `db` on this cluster as `user` (password in
     /// PGPASSWORD); add the rest of the arguments.
     pub fn psql_cmd(&self, user: &str, password: &str, db: &str) -> Command {
-        let mut c = Command::new(pg_bin().join("psql"));
+        let mut c = Command::new(self.bin.join("psql"));
         c.args(["-X", "-h", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .args(["-U", user, "-d", db])
@@ -298,13 +373,41 @@ impl PgCluster {
         self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
     }
 
+    /// `pg_dump` of `db` (schema and rows, this cluster's own pg_dump) without
+    /// psql's `\restrict` guard lines, whose key differs on every run.
+    pub fn dump_text(&self, db: &str) -> String {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.superuser,
+            ])
+            .arg(db)
+            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            out.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Stops the server at once (as a crash or an outage would).
     pub fn stop_now(&mut self) {
         if self.stopped {
             return;
         }
         let _ = as_pg_user(
-            Command::new(pg_bin().join("pg_ctl"))
+            Command::new(self.bin.join("pg_ctl"))
                 .arg("-D")
                 .arg(self.dir.join("data"))
                 .args(["-m", "immediate", "-w", "stop"]),

@@ -200,7 +200,8 @@ fn schema_and_data_kinds_restore_one_after_the_other() {
         "P",
         &["--kind", "data", "--compression", "zstd", "--level", "19"],
     );
-    assert!(backup_dir(&schema).join("schema.sql").is_file());
+    assert!(backup_dir(&schema).join("pre-data.sql").is_file());
+    assert!(backup_dir(&schema).join("post-data.sql").is_file());
     assert!(!backup_dir(&schema).join("data.sql").exists());
     assert!(backup_dir(&data).join("data.sql.zst").is_file());
     assert!(!backup_dir(&data).join("roles.sql.zst").exists());
