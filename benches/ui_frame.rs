@@ -9,7 +9,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use supabackup::app::bridge::Snapshot;
 use supabackup::app::dashboard::DashboardModel;
 use supabackup::app::{Panel, UiState, draw_panel};
 use supabackup::domain::{
@@ -17,6 +16,7 @@ use supabackup::domain::{
     Retention,
 };
 use supabackup::engine::ProjectView;
+use supabackup::protocol::Snapshot;
 
 /// Counts live heap bytes, to see whether frames leak.
 struct Counting;

@@ -5,7 +5,6 @@
 
 mod activity_ui;
 mod backups_ui;
-pub mod bridge;
 pub mod dashboard;
 mod dashboard_ui;
 mod dialogs;
@@ -18,7 +17,7 @@ mod widgets;
 
 use crate::datadir::DataDir;
 use crate::domain::SettingKey;
-use bridge::{Bridge, Command};
+use crate::protocol::{Command, Link, Waker};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 pub use state::{Panel, Screen, UiState};
 use std::sync::Arc;
@@ -37,12 +36,15 @@ pub fn draw_panel(ui: &mut egui::Ui, state: &mut UiState, panel: Panel) {
     }
 }
 
+/// Connects the window to an engine side (again, after "Try again").
+pub type Connect = Box<dyn Fn(Waker) -> Box<dyn Link>>;
+
 /// The app.
 pub struct SupabackupApp {
     /// What the window shows.
     pub state: UiState,
-    bridge: Bridge,
-    data_dir: DataDir,
+    link: Box<dyn Link>,
+    connect: Connect,
     theme: Option<String>,
 }
 
@@ -50,7 +52,7 @@ const PANEL_KEY: &str = "supabackup.panel";
 
 /// Wakes the window from the engine's side (soon, not at once: events
 /// arriving together cost one frame).
-fn waker(ctx: &egui::Context) -> bridge::Waker {
+fn waker(ctx: &egui::Context) -> Waker {
     let ctx = ctx.clone();
     Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
 }
@@ -58,6 +60,17 @@ fn waker(ctx: &egui::Context) -> bridge::Waker {
 impl SupabackupApp {
     /// Starts the engine on `data_dir` and restores the last panel.
     pub fn new(cc: &eframe::CreationContext<'_>, data_dir: DataDir) -> Self {
+        Self::with_engine(
+            cc,
+            Box::new(move |waker| {
+                Box::new(crate::worker::Bridge::start(data_dir.clone(), waker)) as Box<dyn Link>
+            }),
+        )
+    }
+
+    /// The window over whatever `connect` gives: the real engine side, or a
+    /// stand-in that records the commands (tests).
+    pub fn with_engine(cc: &eframe::CreationContext<'_>, connect: Connect) -> Self {
         let mut state = UiState::default();
         if let Some(panel) = cc
             .storage
@@ -67,14 +80,14 @@ impl SupabackupApp {
         }
         Self {
             state,
-            bridge: Bridge::start(data_dir.clone(), waker(&cc.egui_ctx)),
-            data_dir,
+            link: connect(waker(&cc.egui_ctx)),
+            connect,
             theme: None,
         }
     }
 
     fn retry_open(&mut self, ctx: &egui::Context) {
-        self.bridge = Bridge::start(self.data_dir.clone(), waker(ctx));
+        self.link = (self.connect)(waker(ctx));
         self.state.screen = Screen::Opening;
     }
 
@@ -147,7 +160,7 @@ impl SupabackupApp {
 
     fn flush(&mut self, now: f64) {
         for cmd in std::mem::take(&mut self.state.outbox) {
-            if !self.bridge.send(cmd) {
+            if !self.link.send(cmd) {
                 self.state
                     .toast("The engine is busy: try again in a moment", false, now);
             }
@@ -277,7 +290,7 @@ impl SupabackupApp {
 impl eframe::App for SupabackupApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let now = ctx.input(|i| i.time);
-        for ev in self.bridge.drain() {
+        for ev in self.link.drain() {
             self.state.apply(ev, now);
         }
         self.apply_theme(ctx);

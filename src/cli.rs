@@ -5,13 +5,14 @@ mod backups;
 mod output;
 mod password;
 mod project;
+mod resolve;
 mod schedule;
 mod settings;
 
 pub use args::Cli;
 
 use crate::datadir::DataDir;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Unlocked};
 use args::{Command, VaultCmd};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -96,35 +97,29 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         }
         other => other?,
     };
+    // The commands that need projects' secrets unlock once, here.
+    let unlocked = if needs_key(&command) {
+        Some(password::unlock(&engine, password_file)?)
+    } else {
+        None
+    };
+    let keyed = || -> Result<&Unlocked, EngineError> {
+        unlocked
+            .as_ref()
+            .ok_or_else(|| EngineError::Failed("internal: this command needs the vault".into()))
+    };
     match command {
-        Command::Project(cmd) => {
-            password::unlock(&engine, password_file)?;
-            project::run(&engine, cmd, &rt)
-        }
+        Command::Project(cmd) => project::run(keyed()?, cmd, &rt),
         Command::Settings(cmd) => settings::run(&engine, cmd),
-        Command::Backup(a) => {
-            password::unlock(&engine, password_file)?;
-            backups::backup(&engine, a, &rt)
-        }
+        Command::Backup(a) => backups::backup(keyed()?, a, &rt),
         Command::Backups(a) => backups::list(&engine, a),
         Command::Verify(a) => backups::verify(&engine, a, &rt),
-        Command::Restore(a) => {
-            if a.to_project.is_some() {
-                password::unlock(&engine, password_file)?;
-            }
-            backups::restore(&engine, a, &rt)
-        }
+        Command::Restore(a) => backups::restore(&engine, unlocked.as_ref(), a, &rt),
         Command::BackupDelete { id, yes } => backups::delete(&engine, &id, yes),
         Command::BackupPin { id } => backups::pin(&engine, &id, true),
         Command::BackupUnpin { id } => backups::pin(&engine, &id, false),
-        Command::Schedule(cmd) => {
-            password::unlock(&engine, password_file)?;
-            schedule::run(&engine, cmd)
-        }
-        Command::RunDue(j) => {
-            password::unlock(&engine, password_file)?;
-            schedule::run_due(&engine, j.json, &rt)
-        }
+        Command::Schedule(cmd) => schedule::run(keyed()?, cmd),
+        Command::RunDue(j) => schedule::run_due(keyed()?, j.json, &rt),
         Command::Daemon { .. } => unreachable!("handled before the catalog is opened"),
         Command::ExportSqlite { out } => {
             let (p, j, b) = engine.export_sqlite(&out)?;
@@ -134,13 +129,10 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             );
             Ok(0)
         }
-        Command::Catalog(cmd) => {
-            password::unlock(&engine, password_file)?;
-            schedule::catalog(&engine, cmd)
-        }
+        Command::Catalog(cmd) => schedule::catalog(keyed()?, cmd),
         Command::Info(j) => settings::info(&engine, j.json),
         Command::Vault(VaultCmd::Unlock) => {
-            password::unlock(&engine, password_file)?;
+            keyed()?;
             println!("The master password unlocks the vault.");
             Ok(0)
         }
@@ -149,11 +141,25 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
                 return Err(EngineError::NoVault);
             }
             let old = password::current_password(password_file)?;
-            engine.unlock(&old)?;
+            let unlocked = engine.unlock(&old)?;
             let new = password::new_password(new_password_file.as_deref())?;
-            let n = engine.change_password(&old, &new)?;
+            let (_, n) = unlocked.change_password(&old, &new)?;
             println!("Master password changed; {n} project(s) re-sealed.");
             Ok(0)
         }
+    }
+}
+
+/// True for the commands that use projects' secrets (they unlock first).
+fn needs_key(command: &Command) -> bool {
+    match command {
+        Command::Project(_)
+        | Command::Backup(_)
+        | Command::Schedule(_)
+        | Command::RunDue(_)
+        | Command::Catalog(_)
+        | Command::Vault(VaultCmd::Unlock) => true,
+        Command::Restore(a) => a.to_project.is_some(),
+        _ => false,
     }
 }

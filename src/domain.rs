@@ -21,7 +21,8 @@ pub use conninfo::{ConnInfo, SslMode};
 pub use ids::{BackupId, JobId, ProjectId};
 pub use job::{BackupJob, Retention, RunStatus};
 pub use project::{
-    Environment, Project, ProjectInput, Sealed, ValidProjectInput, slugify, validate_name,
+    Environment, Project, ProjectInput, Sealed, SecretSlot, ValidProjectInput, slugify,
+    validate_name,
 };
 pub use settings::SettingKey;
 pub use units::{human_bytes, human_count, human_duration_ms};

@@ -5,14 +5,12 @@ mod autorun;
 mod backup;
 mod cancel;
 mod child;
-pub mod codec;
 mod drill;
 mod dump;
 mod error;
 mod export;
 mod history;
 mod jobs;
-mod manifest;
 mod platform;
 mod profile;
 mod progress;
@@ -20,7 +18,9 @@ mod projects;
 mod rebuild;
 mod recover;
 mod restore;
+mod scheduler;
 mod session;
+pub mod set;
 mod settings;
 mod sqlfilter;
 mod sqlstream;
@@ -28,27 +28,26 @@ mod test_connection;
 mod verify;
 
 pub use autorun::{NoHooks, RunHooks, RunReport};
-pub use backup::{BackupRequest, backup_dir, partial_dir};
+pub use backup::BackupRequest;
 pub use cancel::CancelToken;
-pub use drill::{DrillReport, RowMismatch};
+pub use drill::{DrillReport, DrillRequest, RowMismatch};
 pub use error::EngineError;
 pub use history::BackupFilter;
 pub use jobs::JobInput;
-pub use manifest::Manifest;
 pub use progress::Progress;
 pub use projects::{ProjectPatch, ProjectView};
 pub use rebuild::RebuildReport;
 pub use restore::{RestoreReport, RestoreRequest};
-pub use session::VaultState;
+pub use scheduler::{Scheduler, Source as SchedulerSource};
+pub use session::{Unlocked, VaultState};
+pub use set::{Manifest, PartCheck, SetRef, VerifyReport, describe as describe_problems};
 pub use test_connection::TestReport;
-pub use verify::{PartCheck, VerifyReport, describe as describe_problems, verify_dir};
 
 use crate::datadir::DataDir;
 use crate::domain::{Activity, Level, ProjectId};
 use crate::store::Catalog;
-use crate::vault::Vault;
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// A handle on the engine; clones share the same catalog and vault.
 #[derive(Clone)]
@@ -59,7 +58,6 @@ pub struct Engine {
 struct Inner {
     data_dir: DataDir,
     catalog: Catalog,
-    vault: RwLock<Option<Arc<Vault>>>,
     /// Scheduled backups running at once, engine-wide (the concurrency setting).
     run_slots: Arc<tokio::sync::Semaphore>,
     /// How many permits `run_slots` was given in all.
@@ -86,7 +84,6 @@ impl Engine {
             inner: Arc::new(Inner {
                 data_dir,
                 catalog,
-                vault: RwLock::new(None),
                 run_slots: Arc::new(tokio::sync::Semaphore::new(0)),
                 run_slot_total: std::sync::atomic::AtomicUsize::new(0),
                 project_locks: Default::default(),
@@ -107,16 +104,6 @@ impl Engine {
         &self.inner.catalog
     }
 
-    /// The unlocked vault, or `Locked`.
-    pub fn vault(&self) -> Result<Arc<Vault>, EngineError> {
-        let guard = self
-            .inner
-            .vault
-            .read()
-            .map_err(|_| EngineError::Failed("vault lock poisoned".into()))?;
-        guard.clone().ok_or(EngineError::Locked)
-    }
-
     /// Makes `n` scheduled backups able to run at once (a running one is not
     /// interrupted when the limit drops).
     pub(crate) fn resize_run_slots(&self, n: usize) {
@@ -130,6 +117,11 @@ impl Engine {
         } else {
             self.inner.run_slots.forget_permits(old - n);
         }
+    }
+
+    /// The slots scheduled backups take (as many as the concurrency setting).
+    pub(crate) fn run_slots(&self) -> Arc<tokio::sync::Semaphore> {
+        self.inner.run_slots.clone()
     }
 
     /// The lock that serialises backups of one project.

@@ -1,10 +1,10 @@
 //! The Backups panel: live progress of running jobs, and the history in a
 //! virtualised table (sortable, filterable) with row actions.
 
-use crate::app::bridge::{Command, TaskInfo};
 use crate::app::state::{Confirm, RestoreDialog, SortKey, UiState};
 use crate::app::widgets::{bytes, error_color, status_text};
 use crate::domain::{BackupId, BackupStatus, ProjectId, human_count};
+use crate::protocol::{Command, TaskInfo};
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use zeroize::Zeroizing;

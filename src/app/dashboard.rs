@@ -1,8 +1,8 @@
 //! The dashboard's view-model: per-project health, computed when the data
 //! changes (never per frame), so a frame only draws.
 
-use crate::app::bridge::Snapshot;
 use crate::domain::{BackupStatus, ProjectId};
+use crate::protocol::Snapshot;
 use crate::scheduler::CronSpec;
 use chrono::{DateTime, Duration, Utc};
 use egui_plot::PlotPoint;

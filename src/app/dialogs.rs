@@ -2,11 +2,11 @@
 //! the typed-name confirmation), and confirmations before deleting. Esc
 //! closes each of them.
 
-use crate::app::bridge::Command;
 use crate::app::projects_ui::test_report_ui;
 use crate::app::state::{Confirm, TestState, UiState};
 use crate::app::widgets::{choice, error_color, field, field_error};
-use crate::domain::{BackupKind, Codec, Compression, Environment, Profile};
+use crate::domain::{BackupKind, Codec, Compression, Environment, Profile, SecretSlot};
+use crate::protocol::Command;
 use egui::{Context, Id, Modal, RichText};
 use zeroize::Zeroizing;
 
@@ -214,7 +214,10 @@ fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
                     .labelled_by(l.id);
                 if let Some(id) = pick {
                     d.fill_from = Some(id);
-                    fetch = Some(Command::Reveal { project: id, slot: "db_url" });
+                    fetch = Some(Command::Reveal {
+                        project: id,
+                        slot: SecretSlot::DbUrl,
+                    });
                 }
             });
         }

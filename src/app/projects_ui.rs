@@ -1,13 +1,13 @@
 //! The Projects panel: list with environment badges and last-backup status,
 //! connection tests, reveal toggles; the form lives in `dialogs`.
 
-use crate::app::bridge::{Command, TestKey};
 use crate::app::dashboard::age_words;
 use crate::app::state::{Confirm, ProjectForm, TestState, UiState};
 use crate::app::widgets::{env_badge, error_color, ok_color, status_text};
-use crate::domain::{Environment, ProjectId};
+use crate::domain::{Environment, ProjectId, SecretSlot};
 use crate::engine::TestReport;
 use crate::pgtools::Severity;
+use crate::protocol::{Command, TestKey};
 use egui::{RichText, Ui};
 use zeroize::Zeroizing;
 
@@ -123,7 +123,7 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
             if !p.description.is_empty() {
                 ui.label(&p.description);
             }
-            let revealed = state.revealed.get(&(p.id, "db_url"));
+            let revealed = state.revealed.get(&(p.id, SecretSlot::DbUrl));
             ui.horizontal(|ui| {
                 ui.label("Database:");
                 ui.monospace(revealed.map_or(p.db_url.as_str(), |v| v.as_str()));
@@ -136,7 +136,11 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                     });
                 }
             });
-            for (slot, masked) in [("service_key", &p.service_key), ("anon_key", &p.anon_key)] {
+            for (slot, masked) in [
+                (SecretSlot::ServiceKey, &p.service_key),
+                (SecretSlot::AnonKey, &p.anon_key),
+            ] {
+                let slot = slot.as_str();
                 if let Some(m) = masked {
                     ui.horizontal(|ui| {
                         ui.label(format!("{slot}:"));
@@ -200,11 +204,11 @@ impl ProjectAction {
     fn apply(self, state: &mut UiState) {
         match self {
             ProjectAction::Hide(id) => {
-                state.revealed.remove(&(id, "db_url"));
+                state.revealed.remove(&(id, SecretSlot::DbUrl));
             }
             ProjectAction::Reveal(project) => state.send(Command::Reveal {
                 project,
-                slot: "db_url",
+                slot: SecretSlot::DbUrl,
             }),
             ProjectAction::Test(id) => {
                 state.tests.insert(TestKey::Project(id), TestState::Running);
@@ -219,7 +223,7 @@ impl ProjectAction {
                 state.project_form = Some(form);
                 // The form needs the secrets in the clear to edit them.
                 if let Some(project) = id {
-                    for slot in ["db_url", "service_key", "anon_key"] {
+                    for slot in SecretSlot::ALL {
                         state.send(Command::Reveal { project, slot });
                     }
                 }

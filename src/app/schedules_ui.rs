@@ -1,10 +1,10 @@
 //! The Schedules panel: the list with next runs and last outcomes, and the
 //! editor with a live plain-words preview of the cron line.
 
-use crate::app::bridge::Command;
 use crate::app::state::{Confirm, JobForm, UiState};
 use crate::app::widgets::{choice, error_color, field, field_error, ok_color};
 use crate::domain::{BackupKind, RunStatus};
+use crate::protocol::Command;
 use crate::scheduler::CronSpec;
 use egui::{Context, Id, Modal, RichText, Ui};
 

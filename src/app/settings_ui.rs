@@ -1,9 +1,9 @@
 //! The Settings panel: backup root (folder picker), default compression and
 //! level, pg_dump folder, theme, auto-lock, concurrency.
 
-use crate::app::bridge::Command;
 use crate::app::state::UiState;
 use crate::domain::{Codec, SettingKey};
+use crate::protocol::Command;
 use egui::{RichText, Ui};
 
 /// Draws the Settings panel.

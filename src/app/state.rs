@@ -1,13 +1,13 @@
 //! `UiState`: everything the window shows, as plain data. Events from the
 //! engine are applied here; panels draw it and queue commands.
 
-use crate::app::bridge::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
 use crate::app::dashboard::DashboardModel;
 use crate::domain::{
     Backup, BackupId, BackupJob, BackupKind, Codec, Compression, Environment, JobId, Profile,
-    ProjectId, ProjectInput, SettingKey, ValidationError, ValidationErrors,
+    ProjectId, ProjectInput, SecretSlot, SettingKey, ValidationError, ValidationErrors,
 };
 use crate::engine::{BackupFilter, JobInput, TestReport, VaultState};
+use crate::protocol::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -263,7 +263,7 @@ impl JobForm {
         }
         Ok(JobInput {
             name: self.name.clone(),
-            project: self.project.map(|p| p.to_string()).unwrap_or_default(),
+            project: self.project.unwrap_or_default(),
             cron: self.cron.clone(),
             kind: self.kind,
             profile: self.profile,
@@ -425,7 +425,7 @@ pub struct UiState {
     /// The history table.
     pub history: HistoryView,
     /// Secrets shown in the clear, by project and slot.
-    pub revealed: HashMap<(ProjectId, &'static str), Zeroizing<String>>,
+    pub revealed: HashMap<(ProjectId, SecretSlot), Zeroizing<String>>,
     /// Settings being edited.
     pub settings_edit: HashMap<SettingKey, String>,
     /// Precomputed dashboard.
@@ -515,7 +515,6 @@ impl UiState {
                 self.screen = match state {
                     VaultState::Uninitialized => Screen::Setup,
                     VaultState::Locked => Screen::Locked,
-                    VaultState::Unlocked => Screen::Main,
                 };
             }
             Event::OpenFailed(msg) => self.screen = Screen::OpenFailed(msg),
@@ -572,7 +571,7 @@ impl UiState {
                 let Some(v) = value else { return };
                 if let Some(d) = &mut self.restore_dialog
                     && d.fill_from == Some(project)
-                    && slot == "db_url"
+                    && slot == SecretSlot::DbUrl
                 {
                     d.url = v;
                     d.fill_from = None;
@@ -584,9 +583,9 @@ impl UiState {
                     && f.id == Some(project)
                 {
                     let field = match slot {
-                        "db_url" => &mut f.db_url,
-                        "service_key" => &mut f.service_key,
-                        _ => &mut f.anon_key,
+                        SecretSlot::DbUrl => &mut f.db_url,
+                        SecretSlot::ServiceKey => &mut f.service_key,
+                        SecretSlot::AnonKey => &mut f.anon_key,
                     };
                     if field.is_empty() {
                         *field = v;

@@ -1,8 +1,8 @@
 //! The unlock screen, and the first-run "choose a master password".
 
-use crate::app::bridge::Command;
 use crate::app::state::UiState;
 use crate::app::widgets::error_color;
+use crate::protocol::Command;
 use crate::vault::MIN_PASSWORD_CHARS;
 use egui::{RichText, TextEdit, Ui};
 use zeroize::Zeroizing;

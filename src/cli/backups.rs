@@ -1,11 +1,11 @@
 //! `supabackup backup`, `backups`, `verify`, `restore`, `backup-delete`.
 
 use crate::cli::args::{BackupArgs, BackupsArgs, RestoreArgs, VerifyArgs};
-use crate::cli::{confirm, output};
+use crate::cli::{confirm, output, resolve};
 use crate::domain::{Backup, BackupKind, BackupStatus, Compression, ConnInfo, Profile};
 use crate::engine::{
-    BackupFilter, BackupRequest, CancelToken, Engine, EngineError, Progress, RestoreRequest,
-    describe_problems,
+    BackupFilter, BackupRequest, CancelToken, DrillRequest, Engine, EngineError, Progress,
+    RestoreRequest, Unlocked, describe_problems,
 };
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -123,11 +123,11 @@ fn row(b: &Backup) -> BackupRow<'_> {
 
 /// `supabackup backup`.
 pub fn backup(
-    engine: &Engine,
+    engine: &Unlocked,
     a: BackupArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
-    let project = engine.find_project(&a.project)?;
+    let project = resolve::project(engine, &a.project)?;
     let kind: BackupKind = a.kind.parse()?;
     let profile = a
         .profile
@@ -195,7 +195,7 @@ pub fn backup(
 pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
     let project = match a.project.as_deref() {
         None => None,
-        Some(p) => Some(match engine.find_project(p) {
+        Some(p) => Some(match resolve::project(engine, p) {
             Ok(found) => found.id,
             // Backups outlive their project: match the name they recorded.
             Err(not_found) => engine
@@ -264,6 +264,7 @@ pub fn verify(
     a: VerifyArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
+    let set = resolve::set(engine, &a.backup)?;
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
     let report = with_progress(
@@ -271,7 +272,7 @@ pub fn verify(
         progress.clone(),
         cancel.clone(),
         a.json,
-        engine.verify(&a.backup, progress),
+        engine.verify(&set, progress),
     )?;
     let drill = match (&a.restore_to, report.ok()) {
         (Some(url), true) => {
@@ -283,10 +284,12 @@ pub fn verify(
                 cancel.clone(),
                 a.json,
                 engine.drill(
-                    &a.backup,
-                    &server,
-                    a.template.as_deref(),
-                    a.keep,
+                    DrillRequest {
+                        source: set.clone(),
+                        server,
+                        template: a.template.clone(),
+                        keep: a.keep,
+                    },
                     progress,
                     cancel,
                 ),
@@ -378,16 +381,17 @@ pub fn verify(
 /// `supabackup restore`.
 pub fn restore(
     engine: &Engine,
+    unlocked: Option<&Unlocked>,
     a: RestoreArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
-    let target = match (&a.to_url, &a.to_project) {
-        (Some(url), _) => ConnInfo::parse(url)?,
-        (None, Some(p)) => {
-            let p = engine.find_project(p)?;
-            engine.project_conninfo(&p)?
+    let target = match (&a.to_url, &a.to_project, unlocked) {
+        (Some(url), _, _) => ConnInfo::parse(url)?,
+        (None, Some(p), Some(unlocked)) => {
+            let p = resolve::project(engine, p)?;
+            unlocked.project_conninfo(&p)?
         }
-        (None, None) => {
+        _ => {
             return Err(EngineError::NeedsConfirmation(
                 "give the target with --to-url URL or --to-project NAME".into(),
             ));
@@ -396,7 +400,7 @@ pub fn restore(
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
     let req = RestoreRequest {
-        source: a.backup.clone(),
+        source: resolve::set(engine, &a.backup)?,
         target,
         confirmed: a.yes,
     };
@@ -457,7 +461,7 @@ pub fn restore(
 
 /// `supabackup backup-delete`.
 pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> {
-    let b = engine.catalog().find_backup(id)?;
+    let b = resolve::backup(engine, id)?;
     if !yes {
         confirm(&format!(
             "Delete backup {} of \"{}\" ({}, {}) and its files in {}?",
@@ -468,13 +472,14 @@ pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> 
             b.path.display()
         ))?;
     }
-    let b = engine.delete_backup(&b.id.to_string())?;
+    let b = engine.delete_backup(b.id)?;
     println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
     Ok(0)
 }
 
 /// `supabackup backup-pin` / `backup-unpin`.
 pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> {
+    let id = resolve::backup(engine, id)?.id;
     let b = engine.set_pinned(id, pinned)?;
     println!(
         "Backup {} {}.",

@@ -1,7 +1,7 @@
 //! Getting the master password: SUPABACKUP_PASSWORD, --password-file, or a
 //! prompt without echo.
 
-use crate::engine::{Engine, EngineError, VaultState};
+use crate::engine::{Engine, EngineError, Unlocked, VaultState};
 use std::io::IsTerminal;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -65,10 +65,9 @@ pub fn prompt_new(what: &str) -> Result<Zeroizing<String>, EngineError> {
 }
 
 /// Unlocks the engine, setting the master password first if there is none.
-pub fn unlock(engine: &Engine, password_file: Option<&Path>) -> Result<(), EngineError> {
+pub fn unlock(engine: &Engine, password_file: Option<&Path>) -> Result<Unlocked, EngineError> {
     let given = from_env_or_file("SUPABACKUP_PASSWORD", password_file)?;
     match engine.vault_state()? {
-        VaultState::Unlocked => Ok(()),
         VaultState::Uninitialized => {
             let password = match given {
                 Some(p) => p,
@@ -80,9 +79,9 @@ pub fn unlock(engine: &Engine, password_file: Option<&Path>) -> Result<(), Engin
                     prompt_new("a master password")?
                 }
             };
-            engine.init_vault(&password)?;
+            let unlocked = engine.init_vault(&password)?;
             eprintln!("Master password set.");
-            Ok(())
+            Ok(unlocked)
         }
         VaultState::Locked => {
             let password = match given {

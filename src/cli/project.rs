@@ -1,9 +1,9 @@
 //! `supabackup project ...`
 
 use crate::cli::args::{JsonFlag, ProjectCmd, ProjectFields};
-use crate::cli::{confirm, output};
+use crate::cli::{confirm, output, resolve};
 use crate::domain::ProjectInput;
-use crate::engine::{Engine, EngineError, ProjectPatch, TestReport};
+use crate::engine::{EngineError, ProjectPatch, TestReport, Unlocked};
 use zeroize::Zeroizing;
 
 fn z(s: Option<String>) -> Option<Zeroizing<String>> {
@@ -12,7 +12,7 @@ fn z(s: Option<String>) -> Option<Zeroizing<String>> {
 
 /// Runs a project subcommand; the vault is already unlocked.
 pub fn run(
-    engine: &Engine,
+    engine: &Unlocked,
     cmd: ProjectCmd,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
@@ -73,7 +73,7 @@ pub fn run(
             }
         }
         ProjectCmd::Show { project, json } => {
-            let p = engine.find_project(&project)?;
+            let p = resolve::project(engine, &project)?;
             let v = engine.project_view(&p)?;
             if json.json {
                 output::json(&v);
@@ -116,7 +116,8 @@ pub fn run(
                 anon_key: z(fields.anon_key),
                 is_active: active,
             };
-            let p = engine.edit_project(&project, patch)?;
+            let id = resolve::project(engine, &project)?.id;
+            let p = engine.edit_project(id, patch)?;
             let v = engine.project_view(&p)?;
             println!(
                 "Updated project \"{}\" ({}) {}",
@@ -124,21 +125,22 @@ pub fn run(
             );
         }
         ProjectCmd::Remove { project, yes } => {
-            let p = engine.find_project(&project)?;
+            let p = resolve::project(engine, &project)?;
             if !yes {
                 confirm(&format!(
                     "Remove project \"{}\" and its schedules? Its backups stay on disk.",
                     p.name
                 ))?;
             }
-            let (p, jobs) = engine.remove_project(&p.id.to_string())?;
+            let (p, jobs) = engine.remove_project(p.id)?;
             println!(
                 "Removed project \"{}\" and {jobs} schedule(s); its backups are kept.",
                 p.name
             );
         }
         ProjectCmd::Test { project, json } => {
-            let report = rt.block_on(engine.test_project(&project))?;
+            let id = resolve::project(engine, &project)?.id;
+            let report = rt.block_on(engine.test_project(id))?;
             if json.json {
                 output::json(&report);
             } else {

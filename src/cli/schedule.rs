@@ -3,12 +3,14 @@
 
 use crate::cli::args::{CatalogCmd, ScheduleCmd, ScheduleFields};
 use crate::cli::backups::ctrl_c_cancels;
-use crate::cli::output;
+use crate::cli::{output, resolve};
 use crate::datadir::DataDir;
-use crate::domain::BackupJob;
-use crate::engine::{CancelToken, Engine, EngineError, JobInput, RunHooks, RunReport};
+use crate::domain::{BackupJob, ValidationError};
+use crate::engine::{
+    CancelToken, Engine, EngineError, JobInput, RunHooks, RunReport, Scheduler, SchedulerSource,
+    Unlocked,
+};
 use crate::scheduler::CronSpec;
-use crate::store::StoreError;
 use chrono::{Local, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -22,6 +24,9 @@ fn input(
     f: ScheduleFields,
 ) -> Result<JobInput, EngineError> {
     let compression = crate::cli::compression_flags(engine, &f.compression, f.level)?;
+    let project = resolve::project(engine, &project)
+        .map_err(|e| ValidationError::new("project", e.to_string()))?
+        .id;
     Ok(JobInput {
         name,
         project,
@@ -100,7 +105,7 @@ fn print_next_runs(cron: &CronSpec) {
 }
 
 /// Runs a schedule subcommand.
-pub fn run(engine: &Engine, cmd: ScheduleCmd) -> Result<i32, EngineError> {
+pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
     match cmd {
         ScheduleCmd::Add {
             name,
@@ -120,8 +125,9 @@ pub fn run(engine: &Engine, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             project,
             fields,
         } => {
+            let id = resolve::job(engine, &name)?.id;
             let i = input(engine, name.clone(), project, fields)?;
-            let job = engine.edit_job(&name, &i)?;
+            let job = engine.edit_job(id, &i)?;
             println!("Updated schedule \"{}\".", job.name);
             print_next_runs(&CronSpec::parse(&job.cron)?);
         }
@@ -159,7 +165,7 @@ pub fn run(engine: &Engine, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             }
         }
         ScheduleCmd::Show { name, json } => {
-            let job = engine.catalog().find_job(&name)?;
+            let job = resolve::job(engine, &name)?;
             let cron = CronSpec::parse(&job.cron)?;
             if json.json {
                 #[derive(Serialize)]
@@ -202,7 +208,7 @@ pub fn run(engine: &Engine, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             }
         }
         ScheduleCmd::Enable { name } => {
-            let j = engine.set_job_enabled(&name, true)?;
+            let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, true)?;
             println!(
                 "Enabled \"{}\"; next run {}.",
                 j.name,
@@ -210,11 +216,11 @@ pub fn run(engine: &Engine, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             );
         }
         ScheduleCmd::Disable { name } => {
-            let j = engine.set_job_enabled(&name, false)?;
+            let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, false)?;
             println!("Disabled \"{}\".", j.name);
         }
         ScheduleCmd::Remove { name } => {
-            let j = engine.remove_job(&name)?;
+            let j = engine.remove_job(resolve::job(engine, &name)?.id)?;
             println!("Removed \"{}\"; its backups are kept.", j.name);
         }
         ScheduleCmd::Explain { cron } => print_next_runs(&CronSpec::parse(&cron)?),
@@ -232,6 +238,17 @@ impl RunHooks for Printer {
             Local::now().format("%H:%M:%S"),
             job.name
         );
+    }
+    fn retrying(&self, job: &BackupJob, attempt: u32, wait: Duration, error: &str) {
+        eprintln!(
+            "{} schedule \"{}\": attempt {attempt} failed, retrying in {}s: {error}",
+            Local::now().format("%H:%M:%S"),
+            job.name,
+            wait.as_secs()
+        );
+    }
+    fn notice(&self, message: &str) {
+        eprintln!("{} {message}", Local::now().format("%H:%M:%S"));
     }
     fn finished(&self, r: &RunReport) {
         eprintln!(
@@ -253,7 +270,7 @@ impl RunHooks for Printer {
 
 /// `supabackup run-due`.
 pub fn run_due(
-    engine: &Engine,
+    engine: &Unlocked,
     json: bool,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
@@ -270,15 +287,9 @@ pub fn run_due(
     Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
 }
 
-/// How soon the daemon looks again when another supabackup holds the
-/// catalog (a failed open costs next to nothing).
-const BUSY_RETRY: chrono::Duration = chrono::Duration::seconds(5);
-
-/// `supabackup daemon`: opens the catalog to look for due schedules (and
-/// leaves it free in between, for the desktop app and the CLI; while another
-/// supabackup holds it, looks again in a few seconds), runs what is due, sleeps until the
-/// next slot (waking at least every minute, to notice clock jumps and new
-/// schedules), until SIGTERM or Ctrl-C.
+/// `supabackup daemon`: the engine's scheduler, opening the catalog only to
+/// look and while something runs (the desktop app and the CLI can use it in
+/// between), until SIGTERM or Ctrl-C; running backups get `grace` seconds.
 pub fn daemon(
     dd: DataDir,
     password: Zeroizing<String>,
@@ -287,80 +298,52 @@ pub fn daemon(
 ) -> Result<i32, EngineError> {
     rt.block_on(async move {
         let stop = CancelToken::new();
-        {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => return,
-                };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                stop.cancel();
-            });
-        }
-        eprintln!("supabackup daemon: running schedules from {} (SIGTERM or Ctrl-C stops)", dd.root.display());
-        let mut busy_warned = false;
-        let mut password_checked = false;
-        let max_sleep = chrono::Duration::minutes(1);
-        while !stop.is_cancelled() {
-            let wake = match Engine::open(dd.clone()) {
-                Ok(engine) => {
-                    busy_warned = false;
-                    let now = Utc::now();
-                    let due = engine.next_wake(now, max_sleep)? <= now;
-                    // Unlocking costs a key derivation: at the first open (a
-                    // wrong password stops the daemon at once), then only
-                    // when a job is due.
-                    if due || !password_checked {
-                        engine.unlock(&password)?;
-                        password_checked = true;
-                    }
-                    if due {
-                        let cancel = CancelToken::new();
-                        let run = engine.run_due(now, &cancel, Arc::new(Printer));
-                        tokio::pin!(run);
-                        tokio::select! {
-                            r = &mut run => r?,
-                            _ = stop.cancelled() => {
-                                eprintln!("stopping: running backups get {grace}s to finish");
-                                tokio::select! {
-                                    r = &mut run => r?,
-                                    _ = tokio::time::sleep(Duration::from_secs(grace)) => {
-                                        eprintln!("grace period over: cancelling the running backups");
-                                        cancel.cancel();
-                                        run.await?
-                                    }
-                                }
-                            }
-                        };
-                    }
-                    engine.next_wake(Utc::now(), max_sleep)?
-                }
-                Err(EngineError::Store(StoreError::InUse(_))) => {
-                    if !busy_warned {
-                        eprintln!("the catalog is in use (the desktop app runs the schedules while it is open; a CLI command holds it for a moment); checking again every {}s", BUSY_RETRY.num_seconds());
-                        busy_warned = true;
-                    }
-                    Utc::now() + BUSY_RETRY
-                }
-                Err(e) => return Err(e),
-            };
-            let sleep = (wake - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                _ = stop.cancelled() => {}
-            }
-        }
+        tokio::spawn(stop_on_signal(stop.clone()));
+        eprintln!(
+            "supabackup daemon: running schedules from {} (SIGTERM or Ctrl-C stops)",
+            dd.root.display()
+        );
+        Scheduler::new(
+            SchedulerSource::OpenWhenNeeded {
+                data_dir: dd,
+                password,
+            },
+            Arc::new(Printer),
+        )
+        .grace(Duration::from_secs(grace))
+        .run(stop)
+        .await?;
         eprintln!("supabackup daemon: stopped");
         Ok(0)
     })
 }
 
+/// Cancels `stop` on Ctrl-C, and on SIGTERM where there are signals.
+async fn stop_on_signal(stop: CancelToken) {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return stop.cancel();
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    stop.cancel();
+}
+
 /// `supabackup catalog ...`.
-pub fn catalog(engine: &Engine, cmd: CatalogCmd) -> Result<i32, EngineError> {
+pub fn catalog(engine: &Unlocked, cmd: CatalogCmd) -> Result<i32, EngineError> {
     match cmd {
         CatalogCmd::Rebuild(j) => {
             let r = engine.rebuild_catalog()?;

@@ -97,6 +97,61 @@ impl Project {
     pub fn slug(&self) -> String {
         slugify(&self.name)
     }
+
+    /// A secret's sealed bytes, if set.
+    pub fn sealed(&self, slot: SecretSlot) -> Option<&Sealed> {
+        match slot {
+            SecretSlot::DbUrl => Some(&self.db_url),
+            SecretSlot::ServiceKey => self.service_key.as_ref(),
+            SecretSlot::AnonKey => self.anon_key.as_ref(),
+        }
+    }
+
+    /// Replaces a secret's sealed bytes (the connection string cannot be
+    /// cleared: `None` leaves it).
+    pub fn set_sealed(&mut self, slot: SecretSlot, sealed: Option<Sealed>) {
+        match slot {
+            SecretSlot::DbUrl => {
+                if let Some(s) = sealed {
+                    self.db_url = s;
+                }
+            }
+            SecretSlot::ServiceKey => self.service_key = sealed,
+            SecretSlot::AnonKey => self.anon_key = sealed,
+        }
+    }
+}
+
+/// A project's secrets, each sealed in the vault on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSlot {
+    /// The connection string.
+    DbUrl,
+    /// Supabase service_role key.
+    ServiceKey,
+    /// Supabase anon key.
+    AnonKey,
+}
+
+impl SecretSlot {
+    /// Every slot.
+    pub const ALL: [SecretSlot; 3] = [Self::DbUrl, Self::ServiceKey, Self::AnonKey];
+
+    /// The slot's name, as the form field and the export column call it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DbUrl => "db_url",
+            Self::ServiceKey => "service_key",
+            Self::AnonKey => "anon_key",
+        }
+    }
+
+    /// The associated data a secret is sealed with: binds it to its slot and
+    /// its project, so a sealed value copied elsewhere does not open.
+    pub fn purpose(self, project: &ProjectId) -> String {
+        format!("{}:{project}", self.as_str())
+    }
 }
 
 /// Lower-case letters and digits joined by single dashes: `My App` → `my-app`.

@@ -21,11 +21,13 @@ pub enum SettingKey {
     AutoLockMinutes,
     /// Backups running at once, all projects together.
     Concurrency,
+    /// Seconds before a failed scheduled backup's first retry.
+    RetryDelay,
 }
 
 impl SettingKey {
     /// Every key, in display order.
-    pub const ALL: [SettingKey; 7] = [
+    pub const ALL: [SettingKey; 8] = [
         Self::BackupRoot,
         Self::PgBinDir,
         Self::DefaultCompression,
@@ -33,6 +35,7 @@ impl SettingKey {
         Self::Theme,
         Self::AutoLockMinutes,
         Self::Concurrency,
+        Self::RetryDelay,
     ];
 
     /// The key as typed.
@@ -45,6 +48,7 @@ impl SettingKey {
             Self::Theme => "theme",
             Self::AutoLockMinutes => "auto-lock-minutes",
             Self::Concurrency => "concurrency",
+            Self::RetryDelay => "retry-delay",
         }
     }
 
@@ -60,6 +64,10 @@ impl SettingKey {
                 "lock the desktop app after this many idle minutes; 0 = never (default 15)"
             }
             Self::Concurrency => "backups running at once across all projects, 1-16 (default 2)",
+            Self::RetryDelay => {
+                "seconds before a failed scheduled backup is retried; each later retry waits four \
+                 times longer, up to an hour (default 30)"
+            }
         }
     }
 
@@ -72,6 +80,7 @@ impl SettingKey {
             Self::Theme => Some("system"),
             Self::AutoLockMinutes => Some("15"),
             Self::Concurrency => Some("2"),
+            Self::RetryDelay => Some("30"),
         }
     }
 
@@ -106,6 +115,7 @@ impl SettingKey {
             },
             Self::AutoLockMinutes => number(field, v, 0, 1440),
             Self::Concurrency => number(field, v, 1, 16),
+            Self::RetryDelay => number(field, v, 1, 3600),
         }
     }
 }

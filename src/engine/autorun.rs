@@ -7,7 +7,7 @@ use crate::domain::{
     Backup, BackupId, BackupJob, BackupStatus, JobId, Level, ProjectId, RunStatus,
 };
 use crate::engine::backup::BackupRequest;
-use crate::engine::{CancelToken, Engine, EngineError, Progress};
+use crate::engine::{CancelToken, Engine, EngineError, Progress, Unlocked};
 use crate::scheduler::{backoff, due_jobs, next_run, next_wake, retention_victims};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -41,8 +41,13 @@ pub struct RunReport {
 pub trait RunHooks: Send + Sync {
     /// A backup attempt started.
     fn started(&self, _job: &BackupJob, _progress: Arc<Progress>, _cancel: CancelToken) {}
+    /// An attempt failed; the next one starts after `wait`.
+    fn retrying(&self, _job: &BackupJob, _attempt: u32, _wait: std::time::Duration, _error: &str) {}
     /// A run ended (after its retries).
     fn finished(&self, _report: &RunReport) {}
+    /// Something about the scheduler itself worth telling (the catalog is in
+    /// use, it is stopping, it could not read the schedules).
+    fn notice(&self, _message: &str) {}
 }
 
 /// No hooks.
@@ -87,6 +92,91 @@ impl Engine {
             .collect())
     }
 
+    /// Removes what the job's retention no longer keeps; returns the ids.
+    pub fn apply_retention(&self, job: &BackupJob) -> Result<Vec<BackupId>, EngineError> {
+        let backups = self.catalog().backups()?;
+        let victims = retention_victims(job, &backups, Utc::now());
+        let mut removed = Vec::new();
+        for id in victims {
+            self.delete_backup(id)?;
+            removed.push(id);
+        }
+        if !removed.is_empty() {
+            let ids: Vec<String> = removed.iter().map(|i| i.short()).collect();
+            self.log(
+                Level::Info,
+                Some(job.project_id),
+                format!(
+                    "retention of \"{}\" removed {} backup(s): {}",
+                    job.name,
+                    removed.len(),
+                    ids.join(", ")
+                ),
+            );
+        }
+        Ok(removed)
+    }
+
+    fn record_run(&self, job: &BackupJob, report: &RunReport) {
+        // The job may have been edited while it ran: update only its run fields.
+        let current = self.catalog().job(job.id).ok().flatten();
+        if let Some(mut j) = current {
+            j.last_run_status = Some(if report.ok {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            });
+            j.last_backup_id = report.backup_id.or(j.last_backup_id);
+            if let Err(e) = self.catalog().put_job(&j) {
+                eprintln!("warning: could not record the run of \"{}\": {e}", j.name);
+            }
+        }
+        let (level, what) = if report.ok {
+            (Level::Info, "succeeded".to_string())
+        } else {
+            (
+                Level::Error,
+                format!(
+                    "failed after {} attempt(s): {}",
+                    report.attempts, report.message
+                ),
+            )
+        };
+        self.log(
+            level,
+            Some(job.project_id),
+            format!("schedule \"{}\" {what}", job.name),
+        );
+    }
+
+    async fn notify_failure(&self, job: &BackupJob, report: &RunReport) {
+        let Some(url) = job.webhook_url.clone() else {
+            return;
+        };
+        let body = serde_json::json!({
+            "event": "backup_failed",
+            "schedule": job.name,
+            "project": report.project,
+            "attempts": report.attempts,
+            "backup_id": report.backup_id.map(|b| b.to_string()),
+            "error": report.message,
+            "at": Utc::now().to_rfc3339(),
+        })
+        .to_string();
+        let target = url.clone();
+        let sent = tokio::task::spawn_blocking(move || post_json(&target, &body)).await;
+        let result = sent.map_err(|e| e.to_string()).and_then(|r| r);
+        if let Err(e) = result {
+            self.log(
+                Level::Warning,
+                Some(job.project_id),
+                format!("could not call the webhook of \"{}\": {e}", job.name),
+            );
+        }
+    }
+}
+
+impl Unlocked {
     /// Runs claimed jobs: at most `concurrency` backups at once across the
     /// engine, one per project. Returns how each ended.
     pub async fn run_claimed(
@@ -99,7 +189,7 @@ impl Engine {
         for job in jobs {
             let (engine, cancel, hooks) = (self.clone(), cancel.clone(), hooks.clone());
             set.spawn(async move {
-                let _slot = engine.inner.run_slots.clone().acquire_owned().await;
+                let _slot = engine.run_slots().acquire_owned().await;
                 let report = engine.run_job(job, &cancel, hooks.as_ref()).await;
                 hooks.finished(&report);
                 report
@@ -175,7 +265,8 @@ impl Engine {
                     if cancel.is_cancelled() || report.attempts > job.retries {
                         break;
                     }
-                    let wait = backoff(report.attempts);
+                    let wait = backoff(report.attempts, self.retry_delay().unwrap_or_default());
+                    hooks.retrying(&job, report.attempts, wait, &report.message);
                     self.log(
                         Level::Warning,
                         Some(job.project_id),
@@ -261,89 +352,6 @@ impl Engine {
                 )
             }
             Err(e) => (Err(e.to_string()), None),
-        }
-    }
-
-    /// Removes what the job's retention no longer keeps; returns the ids.
-    pub fn apply_retention(&self, job: &BackupJob) -> Result<Vec<BackupId>, EngineError> {
-        let backups = self.catalog().backups()?;
-        let victims = retention_victims(job, &backups, Utc::now());
-        let mut removed = Vec::new();
-        for id in victims {
-            self.delete_backup(&id.to_string())?;
-            removed.push(id);
-        }
-        if !removed.is_empty() {
-            let ids: Vec<String> = removed.iter().map(|i| i.short()).collect();
-            self.log(
-                Level::Info,
-                Some(job.project_id),
-                format!(
-                    "retention of \"{}\" removed {} backup(s): {}",
-                    job.name,
-                    removed.len(),
-                    ids.join(", ")
-                ),
-            );
-        }
-        Ok(removed)
-    }
-
-    fn record_run(&self, job: &BackupJob, report: &RunReport) {
-        // The job may have been edited while it ran: update only its run fields.
-        let current = self.catalog().job(job.id).ok().flatten();
-        if let Some(mut j) = current {
-            j.last_run_status = Some(if report.ok {
-                RunStatus::Succeeded
-            } else {
-                RunStatus::Failed
-            });
-            j.last_backup_id = report.backup_id.or(j.last_backup_id);
-            if let Err(e) = self.catalog().put_job(&j) {
-                eprintln!("warning: could not record the run of \"{}\": {e}", j.name);
-            }
-        }
-        let (level, what) = if report.ok {
-            (Level::Info, "succeeded".to_string())
-        } else {
-            (
-                Level::Error,
-                format!(
-                    "failed after {} attempt(s): {}",
-                    report.attempts, report.message
-                ),
-            )
-        };
-        self.log(
-            level,
-            Some(job.project_id),
-            format!("schedule \"{}\" {what}", job.name),
-        );
-    }
-
-    async fn notify_failure(&self, job: &BackupJob, report: &RunReport) {
-        let Some(url) = job.webhook_url.clone() else {
-            return;
-        };
-        let body = serde_json::json!({
-            "event": "backup_failed",
-            "schedule": job.name,
-            "project": report.project,
-            "attempts": report.attempts,
-            "backup_id": report.backup_id.map(|b| b.to_string()),
-            "error": report.message,
-            "at": Utc::now().to_rfc3339(),
-        })
-        .to_string();
-        let target = url.clone();
-        let sent = tokio::task::spawn_blocking(move || post_json(&target, &body)).await;
-        let result = sent.map_err(|e| e.to_string()).and_then(|r| r);
-        if let Err(e) = result {
-            self.log(
-                Level::Warning,
-                Some(job.project_id),
-                format!("could not call the webhook of \"{}\": {e}", job.name),
-            );
         }
     }
 }

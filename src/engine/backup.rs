@@ -7,18 +7,17 @@ use crate::domain::{
 };
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ToolRun, run_killable};
-use crate::engine::codec::private_dir;
 use crate::engine::dump::{DumpOutput, PartSink, SectionSplit, run_dump};
-use crate::engine::manifest::{Manifest, sync_dir};
 use crate::engine::platform;
 use crate::engine::profile::{dump_args, roles_args};
+use crate::engine::set::{self, Manifest, SetWriter};
 use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
 use crate::engine::sqlstream::{LineFilter, Sink};
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
-use crate::engine::{CancelToken, Engine, EngineError, Progress};
+use crate::engine::{CancelToken, EngineError, Progress, Unlocked};
 use crate::pgtools::{Severity, choose_tools, connect, db_message, diagnose_url, server_info};
 use chrono::Utc;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What to back up.
@@ -36,32 +35,7 @@ pub struct BackupRequest {
     pub job_id: Option<JobId>,
 }
 
-/// The folder a backup lands in: `<root>/<slug>/<UTC>-<kind>-<short id>`.
-pub fn backup_dir(
-    root: &Path,
-    project: &Project,
-    started: chrono::DateTime<Utc>,
-    kind: BackupKind,
-    id: BackupId,
-) -> PathBuf {
-    root.join(project.slug()).join(format!(
-        "{}-{}-{}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        kind.as_str(),
-        id.short()
-    ))
-}
-
-/// The `.partial` folder a backup is written in before the rename.
-pub fn partial_dir(final_dir: &Path) -> PathBuf {
-    let name = final_dir.file_name().unwrap_or_default();
-    final_dir
-        .parent()
-        .map(|p| p.join(".partial").join(name))
-        .unwrap_or_else(|| final_dir.with_extension("partial"))
-}
-
-impl Engine {
+impl Unlocked {
     /// Runs a backup to the end. `Err` only when it could not start (unknown
     /// project, catalog error); every started backup comes back as a record
     /// whose status says how it ended, and is in the catalog that way.
@@ -86,7 +60,7 @@ impl Engine {
         };
         let id = BackupId::new();
         let started = Utc::now();
-        let final_dir = backup_dir(&self.backup_root()?, &project, started, req.kind, id);
+        let final_dir = set::set_dir(&self.backup_root()?, &project, started, req.kind, id);
         let mut record = Backup {
             id,
             project_id: project.id,
@@ -121,9 +95,8 @@ impl Engine {
                 req.kind
             ),
         );
-        let partial = partial_dir(&final_dir);
         let outcome = self
-            .run_backup(&project, &req, &mut record, &partial, &progress, &cancel)
+            .run_backup(&project, &req, &mut record, &progress, &cancel)
             .await;
         record.finished_at = Some(Utc::now());
         match outcome {
@@ -138,14 +111,8 @@ impl Engine {
                     EngineError::Cancelled => "cancelled by the user; nothing was kept".into(),
                     e => e.to_string(),
                 });
-                if partial.exists()
-                    && let Err(e) = std::fs::remove_dir_all(&partial)
-                {
-                    self.log(
-                        Level::Warning,
-                        Some(project.id),
-                        format!("could not remove {}: {e}", partial.display()),
-                    );
+                if let Err(e) = set::remove_partial(&final_dir) {
+                    self.log(Level::Warning, Some(project.id), e.to_string());
                 }
             }
         }
@@ -173,7 +140,6 @@ impl Engine {
         project: &Project,
         req: &BackupRequest,
         record: &mut Backup,
-        partial: &Path,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
@@ -239,18 +205,7 @@ impl Engine {
         })
         .await?;
 
-        // <root>/<project>/.partial/<name>: the project folder and below are owner-only.
-        for dir in [
-            partial.parent().and_then(Path::parent),
-            partial.parent(),
-            Some(partial),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            private_dir(dir)
-                .map_err(|e| EngineError::io("cannot create the backup folder", dir, e))?;
-        }
+        let writer = SetWriter::create(&record.path)?;
         let dbname = format!("--dbname={}", info.libpq_string_without_password());
         let password = info
             .password()
@@ -280,9 +235,9 @@ impl Engine {
         let dump_tool = tool(tools.pg_dump.clone(), dump_args_);
         let dump = async {
             let split = {
-                let dir = partial.to_path_buf();
                 let part = |p: Part, f: Box<dyn LineFilter>| {
-                    PartSink::create(&dir, p, compression, f).map(Some)
+                    PartSink::create(writer.part_path(p, compression.codec), p, compression, f)
+                        .map(Some)
                 };
                 let parts = kind.parts();
                 let has = |p: Part| parts.contains(&p);
@@ -314,8 +269,12 @@ impl Engine {
             let Some(program) = pg_dumpall.clone() else {
                 return Ok(None);
             };
-            let sink =
-                PartSink::create(partial, Part::Roles, compression, RolesFilter::new(profile))?;
+            let sink = PartSink::create(
+                writer.part_path(Part::Roles, compression.codec),
+                Part::Roles,
+                compression,
+                RolesFilter::new(profile),
+            )?;
             let r =
                 run_blocking(tool(program, roles_args(superuser)), sink, progress, &local).await;
             if r.is_err() {
@@ -388,7 +347,7 @@ impl Engine {
         parts.sort_by_key(|p| kind.parts().iter().position(|k| *k == p.part));
         let (roles, logins_without_password) = roles_found.unwrap_or_default();
         let manifest = Manifest {
-            format: crate::engine::manifest::FORMAT,
+            format: set::FORMAT,
             tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
             id: record.id,
             project_id: project.id,
@@ -414,24 +373,10 @@ impl Engine {
                 Vec::new()
             },
         };
-        let manifest_sha = manifest.write(partial)?;
-        sync_dir(partial)?;
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        let final_dir = record.path.clone();
-        if final_dir.exists() {
-            return Err(EngineError::Failed(format!(
-                "{} already exists: nothing was overwritten",
-                final_dir.display()
-            )));
-        }
-        std::fs::rename(partial, &final_dir).map_err(|e| {
-            EngineError::io("cannot move the finished backup into place", &final_dir, e)
-        })?;
-        if let Some(parent) = final_dir.parent() {
-            sync_dir(parent)?;
-        }
+        let manifest_sha = writer.seal(&manifest)?;
         record.bytes = parts.iter().map(|p| p.bytes).sum();
         record.raw_bytes = parts.iter().map(|p| p.raw_bytes).sum();
         record.rows = manifest.rows();

@@ -3,6 +3,7 @@
 
 use crate::domain::{ConnInfo, Level};
 use crate::engine::restore::RestoreRequest;
+use crate::engine::set::{BackupSet, SetRef};
 use crate::engine::test_connection::CONNECT_TIMEOUT;
 use crate::engine::{CancelToken, Engine, EngineError, Manifest, Progress};
 use crate::pgtools::{connect, db_message, quote_ident};
@@ -18,6 +19,19 @@ pub struct RowMismatch {
     pub expected: u64,
     /// Rows after the restore (`None`: the table is missing).
     pub found: Option<u64>,
+}
+
+/// What to drill and where.
+#[derive(Debug, Clone)]
+pub struct DrillRequest {
+    /// The set.
+    pub source: SetRef,
+    /// A server where a scratch database may be created.
+    pub server: ConnInfo,
+    /// Create the scratch database from this template.
+    pub template: Option<String>,
+    /// Keep the scratch database afterwards.
+    pub keep: bool,
 }
 
 /// How a drill went.
@@ -45,26 +59,24 @@ impl DrillReport {
 }
 
 impl Engine {
-    /// Restores `key` into a new database on `server` (from `template` if
-    /// given), compares row counts, then drops it unless `keep`.
+    /// Restores a set into a new database on the request's server (from its
+    /// template if given), compares row counts, then drops it unless `keep`.
     pub async fn drill(
         &self,
-        key: &str,
-        server: &ConnInfo,
-        template: Option<&str>,
-        keep: bool,
+        req: DrillRequest,
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<DrillReport, EngineError> {
-        let (dir, _, record) = self.locate_backup(key)?;
-        let manifest = Manifest::read(&dir)?;
+        let (dir, _, record) = self.locate_set(&req.source)?;
+        let manifest = BackupSet::open(&dir)?.manifest;
+        let (server, keep) = (&req.server, req.keep);
         let scratch = format!(
             "supabackup_drill_{}_{}",
             manifest.id.short(),
             chrono::Utc::now().format("%Y%m%d%H%M%S")
         );
         let admin = connect(server, CONNECT_TIMEOUT).await?;
-        let create = match template {
+        let create = match req.template.as_deref() {
             Some(t) => format!(
                 "CREATE DATABASE {} TEMPLATE {}",
                 quote_ident(&scratch),
@@ -81,7 +93,7 @@ impl Engine {
         })?;
         let target = server.with_dbname(&scratch);
         let outcome = self
-            .drill_in(&manifest, key, &target, progress, cancel)
+            .drill_in(&manifest, &req.source, &target, progress, cancel)
             .await;
         let kept = keep && outcome.is_ok();
         if !kept {
@@ -129,7 +141,7 @@ impl Engine {
     async fn drill_in(
         &self,
         manifest: &Manifest,
-        key: &str,
+        source: &SetRef,
         target: &ConnInfo,
         progress: Arc<Progress>,
         cancel: CancelToken,
@@ -137,7 +149,7 @@ impl Engine {
         let restored = self
             .restore(
                 RestoreRequest {
-                    source: key.to_string(),
+                    source: source.clone(),
                     target: target.clone(),
                     confirmed: true,
                 },

@@ -6,7 +6,7 @@
 
 use crate::domain::{Compression, Part, PartInfo, TableRows};
 use crate::engine::child::{ChildSlot, ToolRun, tail};
-use crate::engine::codec::PartWriter;
+use crate::engine::set::codec::PartWriter;
 use crate::engine::sqlstream::{Entry, LineFilter, Section, Sink, SqlStream};
 use crate::engine::{CancelToken, EngineError, Progress};
 use std::io::{ErrorKind, Read, Write};
@@ -38,18 +38,13 @@ pub struct PartSink<F: LineFilter> {
 }
 
 impl<F: LineFilter> PartSink<F> {
-    /// Creates `<dir>/<part>.sql<suffix>` (it must not exist).
+    /// Creates `file` (it must not exist) for `part`.
     pub fn create(
-        dir: &Path,
+        file: PathBuf,
         part: Part,
         compression: Compression,
         filter: F,
     ) -> Result<Self, EngineError> {
-        let file = dir.join(format!(
-            "{}.sql{}",
-            part.as_str(),
-            compression.codec.suffix()
-        ));
         let writer = PartWriter::create(&file, compression).map_err(|e| write_error(&file, e))?;
         Ok(Self {
             part,
@@ -419,7 +414,7 @@ pub fn run_dump<S: Sink + DumpOutput>(
 mod tests {
     use super::*;
     use crate::domain::Codec;
-    use crate::engine::codec::decoder;
+    use crate::engine::set::codec::decoder;
     use crate::engine::sqlstream::PassThrough;
 
     fn read(dir: &Path, name: &str) -> String {
@@ -450,7 +445,8 @@ GRANT SELECT ON TABLE \"app\".\"t\" TO \"r\";\n\n\
         let make = |on: bool, part: Part| {
             on.then(|| {
                 PartSink::create(
-                    dir.path(),
+                    dir.path()
+                        .join(crate::engine::set::part_file_name(part, c.codec)),
                     part,
                     c,
                     Box::new(PassThrough) as Box<dyn LineFilter>,

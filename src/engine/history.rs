@@ -1,8 +1,7 @@
 //! The backup history: listing, pinning and deleting.
 
-use crate::domain::{Backup, BackupStatus, Level, ProjectId};
-use crate::engine::backup::partial_dir;
-use crate::engine::{Engine, EngineError};
+use crate::domain::{Backup, BackupId, BackupStatus, Level, ProjectId};
+use crate::engine::{Engine, EngineError, set};
 
 /// Which backups to list.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +20,13 @@ impl BackupFilter {
 }
 
 impl Engine {
+    /// One backup's record.
+    pub fn backup_record(&self, id: BackupId) -> Result<Backup, EngineError> {
+        self.catalog()
+            .backup(id)?
+            .ok_or_else(|| EngineError::Failed(format!("no backup {}", id.short())))
+    }
+
     /// Backups, newest first.
     pub fn backups(&self, filter: &BackupFilter) -> Result<Vec<Backup>, EngineError> {
         let mut all = self.catalog().backups()?;
@@ -29,8 +35,8 @@ impl Engine {
     }
 
     /// Pins a backup (retention never removes it) or unpins it.
-    pub fn set_pinned(&self, key: &str, pinned: bool) -> Result<Backup, EngineError> {
-        let mut b = self.catalog().find_backup(key)?;
+    pub fn set_pinned(&self, id: BackupId, pinned: bool) -> Result<Backup, EngineError> {
+        let mut b = self.backup_record(id)?;
         b.pinned = pinned;
         self.catalog().put_backup(&b)?;
         Ok(b)
@@ -38,20 +44,15 @@ impl Engine {
 
     /// Deletes a backup's folder, then its record. A running backup cannot
     /// be deleted (cancel it first).
-    pub fn delete_backup(&self, key: &str) -> Result<Backup, EngineError> {
-        let b = self.catalog().find_backup(key)?;
+    pub fn delete_backup(&self, id: BackupId) -> Result<Backup, EngineError> {
+        let b = self.backup_record(id)?;
         if b.status == BackupStatus::Running {
             return Err(EngineError::Failed(format!(
                 "backup {} is still running: cancel it first",
                 b.id.short()
             )));
         }
-        for dir in [b.path.clone(), partial_dir(&b.path)] {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| EngineError::io("cannot delete the backup folder", &dir, e))?;
-            }
-        }
+        set::remove(&b.path)?;
         self.catalog().delete_backup(b.id)?;
         self.log(
             Level::Info,

@@ -1,8 +1,8 @@
 //! Schedules: adding, editing, enabling, removing.
 
 use crate::domain::{
-    BackupJob, BackupKind, Compression, JobId, Level, Profile, Retention, ValidationError,
-    ValidationErrors, validate_name,
+    BackupJob, BackupKind, Compression, JobId, Level, Profile, ProjectId, Retention,
+    ValidationError, ValidationErrors, validate_name,
 };
 use crate::engine::{Engine, EngineError};
 use crate::scheduler::{CronSpec, next_run};
@@ -13,8 +13,8 @@ use chrono::Utc;
 pub struct JobInput {
     /// Unique name (same rules as project names).
     pub name: String,
-    /// Project name or id.
-    pub project: String,
+    /// The project.
+    pub project: ProjectId,
     /// Cron line.
     pub cron: String,
     /// Full, schema or data.
@@ -49,6 +49,13 @@ fn validate_webhook(url: &Option<String>) -> Result<(), ValidationError> {
 }
 
 impl Engine {
+    /// One schedule.
+    pub fn job(&self, id: JobId) -> Result<BackupJob, EngineError> {
+        self.catalog()
+            .job(id)?
+            .ok_or_else(|| EngineError::Failed(format!("schedule {id} no longer exists")))
+    }
+
     /// Checks a schedule's fields, each error naming its field.
     pub fn check_job(
         &self,
@@ -70,7 +77,7 @@ impl Engine {
         if input.timeout_secs == Some(0) {
             errors.push(ValidationError::new("timeout", "must be at least 1 second"));
         }
-        let project = self.find_project(&input.project).map_err(|e| {
+        let project = self.project(input.project).map_err(|e| {
             errors.push(ValidationError::new("project", e.to_string()));
         });
         match (cron, project) {
@@ -132,8 +139,8 @@ impl Engine {
     }
 
     /// Replaces a schedule's settings (its history stays).
-    pub fn edit_job(&self, key: &str, input: &JobInput) -> Result<BackupJob, EngineError> {
-        let old = self.catalog().find_job(key)?;
+    pub fn edit_job(&self, id: JobId, input: &JobInput) -> Result<BackupJob, EngineError> {
+        let old = self.job(id)?;
         let job = self.job_from(old.id, input, Some(&old))?;
         self.catalog().put_job(&job)?;
         self.log(
@@ -145,8 +152,8 @@ impl Engine {
     }
 
     /// Enables (next run computed from now: no burst of missed runs) or disables.
-    pub fn set_job_enabled(&self, key: &str, enabled: bool) -> Result<BackupJob, EngineError> {
-        let mut job = self.catalog().find_job(key)?;
+    pub fn set_job_enabled(&self, id: JobId, enabled: bool) -> Result<BackupJob, EngineError> {
+        let mut job = self.job(id)?;
         job.enabled = enabled;
         job.next_run_at = if enabled {
             next_run(&job, Utc::now(), &chrono::Local)
@@ -167,8 +174,8 @@ impl Engine {
     }
 
     /// Removes a schedule; the backups it made stay.
-    pub fn remove_job(&self, key: &str) -> Result<BackupJob, EngineError> {
-        let job = self.catalog().find_job(key)?;
+    pub fn remove_job(&self, id: JobId) -> Result<BackupJob, EngineError> {
+        let job = self.job(id)?;
         self.catalog().remove_job(job.id)?;
         self.log(
             Level::Info,

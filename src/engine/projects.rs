@@ -1,8 +1,7 @@
 //! Adding, editing, listing and removing projects; secrets sealed on the way in.
 
-use crate::domain::{ConnInfo, Level, Project, ProjectId, ProjectInput, Sealed};
-use crate::engine::session::secret_purpose;
-use crate::engine::{Engine, EngineError};
+use crate::domain::{ConnInfo, Level, Project, ProjectId, ProjectInput, SecretSlot};
+use crate::engine::{Engine, EngineError, Unlocked};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -67,18 +66,21 @@ fn sealed_project(
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 ) -> Result<Project, EngineError> {
-    let seal = |slot: &str, v: &str| vault.seal_str(&secret_purpose(slot, &id), v);
+    let seal = |slot: SecretSlot, v: &str| vault.seal_str(&slot.purpose(&id), v);
     Ok(Project {
         id,
         name: valid.name,
         description: valid.description,
         environment: valid.environment,
-        db_url: seal("db_url", &valid.db_url)?,
+        db_url: seal(SecretSlot::DbUrl, &valid.db_url)?,
         service_key: valid
             .service_key
-            .map(|k| seal("service_key", &k))
+            .map(|k| seal(SecretSlot::ServiceKey, &k))
             .transpose()?,
-        anon_key: valid.anon_key.map(|k| seal("anon_key", &k)).transpose()?,
+        anon_key: valid
+            .anon_key
+            .map(|k| seal(SecretSlot::AnonKey, &k))
+            .transpose()?,
         is_active,
         created_at,
         updated_at,
@@ -91,18 +93,37 @@ impl Engine {
         Ok(self.catalog().projects()?)
     }
 
-    /// A project by name or id.
-    pub fn find_project(&self, key: &str) -> Result<Project, EngineError> {
-        Ok(self.catalog().find_project(key)?)
+    /// A project by id.
+    pub fn project(&self, id: ProjectId) -> Result<Project, EngineError> {
+        self.catalog()
+            .project(id)?
+            .ok_or_else(|| EngineError::Failed(format!("project {id} no longer exists")))
     }
 
+    /// Removes a project and its schedules; backups stay on disk and in the
+    /// history. Returns how many schedules went with it.
+    pub fn remove_project(&self, id: ProjectId) -> Result<(Project, usize), EngineError> {
+        let project = self.project(id)?;
+        let jobs = self.catalog().remove_project(project.id)?;
+        self.log(
+            Level::Info,
+            Some(project.id),
+            format!(
+                "project \"{}\" removed with {jobs} schedule(s); its backups are kept",
+                project.name
+            ),
+        );
+        Ok((project, jobs))
+    }
+}
+
+impl Unlocked {
     /// Validates, seals and stores a new project.
     pub fn add_project(&self, input: &ProjectInput) -> Result<Project, EngineError> {
-        let vault = self.vault()?;
         let valid = input.validate()?;
         let now = Utc::now();
         let masked = valid.conninfo.masked();
-        let project = sealed_project(&vault, ProjectId::new(), valid, true, now, now)?;
+        let project = sealed_project(self.vault(), ProjectId::new(), valid, true, now, now)?;
         self.catalog().insert_project(&project)?;
         self.log(
             Level::Info,
@@ -113,16 +134,12 @@ impl Engine {
     }
 
     /// Applies a patch: the whole result is validated, changed secrets re-sealed.
-    pub fn edit_project(&self, key: &str, patch: ProjectPatch) -> Result<Project, EngineError> {
-        let vault = self.vault()?;
-        let current = self.find_project(key)?;
-        let id = current.id;
-        let open = |slot: &str, s: &Sealed| vault.open_string(&secret_purpose(slot, &id), s);
-        let open_opt = |slot: &str, s: &Option<Sealed>| -> Result<Zeroizing<String>, EngineError> {
-            Ok(match s {
-                Some(s) => open(slot, s)?,
-                None => Zeroizing::new(String::new()),
-            })
+    pub fn edit_project(&self, id: ProjectId, patch: ProjectPatch) -> Result<Project, EngineError> {
+        let current = self.project(id)?;
+        let open = |slot: SecretSlot| -> Result<Zeroizing<String>, EngineError> {
+            Ok(self
+                .project_secret(&current, slot)?
+                .unwrap_or_else(|| Zeroizing::new(String::new())))
         };
         let input = ProjectInput {
             name: patch.name.unwrap_or_else(|| current.name.clone()),
@@ -134,20 +151,20 @@ impl Engine {
                 .unwrap_or_else(|| current.environment.to_string()),
             db_url: match patch.db_url {
                 Some(u) => u,
-                None => open("db_url", &current.db_url)?,
+                None => open(SecretSlot::DbUrl)?,
             },
             service_key: match patch.service_key {
                 Some(k) => k,
-                None => open_opt("service_key", &current.service_key)?,
+                None => open(SecretSlot::ServiceKey)?,
             },
             anon_key: match patch.anon_key {
                 Some(k) => k,
-                None => open_opt("anon_key", &current.anon_key)?,
+                None => open(SecretSlot::AnonKey)?,
             },
         };
         let valid = input.validate()?;
         let updated = sealed_project(
-            &vault,
+            self.vault(),
             id,
             valid,
             patch.is_active.unwrap_or(current.is_active),
@@ -163,52 +180,30 @@ impl Engine {
         Ok(updated)
     }
 
-    /// Removes a project and its schedules; backups stay on disk and in the
-    /// history. Returns how many schedules went with it.
-    pub fn remove_project(&self, key: &str) -> Result<(Project, usize), EngineError> {
-        let project = self.find_project(key)?;
-        let jobs = self.catalog().remove_project(project.id)?;
-        self.log(
-            Level::Info,
-            Some(project.id),
-            format!(
-                "project \"{}\" removed with {jobs} schedule(s); its backups are kept",
-                project.name
-            ),
-        );
-        Ok((project, jobs))
-    }
-
     /// The project's connection string, opened.
     pub fn project_conninfo(&self, project: &Project) -> Result<ConnInfo, EngineError> {
-        let vault = self.vault()?;
-        let url = vault.open_string(&secret_purpose("db_url", &project.id), &project.db_url)?;
+        let url = self
+            .project_secret(project, SecretSlot::DbUrl)?
+            .unwrap_or_default();
         Ok(ConnInfo::parse(&url)?)
     }
 
-    /// One of the project's secrets in the clear (for a reveal toggle):
-    /// `db_url`, `service_key` or `anon_key`.
+    /// One of the project's secrets in the clear (for a reveal toggle).
     pub fn project_secret(
         &self,
         project: &Project,
-        slot: &str,
+        slot: SecretSlot,
     ) -> Result<Option<Zeroizing<String>>, EngineError> {
-        let vault = self.vault()?;
-        let sealed = match slot {
-            "db_url" => Some(&project.db_url),
-            "service_key" => project.service_key.as_ref(),
-            "anon_key" => project.anon_key.as_ref(),
-            _ => None,
-        };
-        sealed
-            .map(|s| vault.open_string(&secret_purpose(slot, &project.id), s))
+        project
+            .sealed(slot)
+            .map(|s| self.vault().open_string(&slot.purpose(&project.id), s))
             .transpose()
             .map_err(EngineError::from)
     }
 
     /// The project with its secrets masked.
     pub fn project_view(&self, project: &Project) -> Result<ProjectView, EngineError> {
-        let masked = |slot: &str| -> Result<Option<String>, EngineError> {
+        let masked = |slot: SecretSlot| -> Result<Option<String>, EngineError> {
             Ok(self.project_secret(project, slot)?.map(|k| mask_key(&k)))
         };
         Ok(ProjectView {
@@ -216,13 +211,13 @@ impl Engine {
             name: project.name.clone(),
             description: project.description.clone(),
             environment: project.environment.to_string(),
-            db_url: match self.project_secret(project, "db_url")? {
+            db_url: match self.project_secret(project, SecretSlot::DbUrl)? {
                 Some(url) if !url.trim().is_empty() => ConnInfo::parse(&url)?.masked(),
                 // A placeholder from `catalog rebuild` has none yet.
                 _ => "(not set: edit the project)".to_string(),
             },
-            service_key: masked("service_key")?,
-            anon_key: masked("anon_key")?,
+            service_key: masked(SecretSlot::ServiceKey)?,
+            anon_key: masked(SecretSlot::AnonKey)?,
             is_active: project.is_active,
             created_at: project.created_at,
             updated_at: project.updated_at,

@@ -4,13 +4,11 @@
 //! back as inactive placeholders (their connection string must be entered
 //! again: it lived only in the lost catalog).
 
-use crate::domain::{Backup, BackupStatus, Environment, Level, Project};
-use crate::engine::manifest::{MANIFEST, Manifest};
-use crate::engine::restore::check_checksums;
-use crate::engine::session::secret_purpose;
-use crate::engine::{Engine, EngineError};
+use crate::domain::{Environment, Level, Project, SecretSlot};
+use crate::engine::set::{self, BackupSet};
+use crate::engine::{EngineError, Unlocked};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -27,43 +25,21 @@ pub struct RebuildReport {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Every folder holding a manifest.json, two levels below `root`
-/// (`<root>/<project>/<backup>`), skipping `.partial`.
-fn manifest_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(projects) = std::fs::read_dir(root) else {
-        return out;
-    };
-    for p in projects.flatten().filter(|e| e.path().is_dir()) {
-        let Ok(backups) = std::fs::read_dir(p.path()) else {
-            continue;
-        };
-        for b in backups.flatten() {
-            let path = b.path();
-            if b.file_name() != ".partial" && path.join(MANIFEST).is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-impl Engine {
+impl Unlocked {
     /// Recreates missing backup records from the manifests under the backup root.
     pub fn rebuild_catalog(&self) -> Result<RebuildReport, EngineError> {
-        let vault = self.vault()?;
         let root = self.backup_root()?;
         let mut report = RebuildReport::default();
-        for dir in manifest_dirs(&root) {
+        for dir in set::scan(&root) {
             report.found += 1;
-            let (manifest, manifest_sha) = match check_checksums(&dir, None) {
-                Ok(m) => m,
+            let found = match BackupSet::open_checked(&dir, None) {
+                Ok(s) => s,
                 Err(e) => {
                     report.skipped.push((dir, e.to_string()));
                     continue;
                 }
             };
+            let manifest = &found.manifest;
             if self.catalog().backup(manifest.id)?.is_some() {
                 report.known += 1;
                 continue;
@@ -84,7 +60,7 @@ impl Engine {
                         .environment
                         .parse()
                         .unwrap_or(Environment::Development),
-                    db_url: vault.seal_str(&secret_purpose("db_url", &id), "")?,
+                    db_url: self.vault().seal_str(&SecretSlot::DbUrl.purpose(&id), "")?,
                     service_key: None,
                     anon_key: None,
                     is_active: false,
@@ -94,8 +70,7 @@ impl Engine {
                 self.catalog().insert_project(&placeholder)?;
                 report.placeholders.push(name);
             }
-            self.catalog()
-                .put_backup(&record_from(&manifest, manifest_sha, &dir))?;
+            self.catalog().put_backup(&found.record())?;
             report.restored += 1;
         }
         self.log(
@@ -122,31 +97,5 @@ impl Engine {
             n += 1;
         }
         Ok(candidate)
-    }
-}
-
-fn record_from(m: &Manifest, manifest_sha: String, dir: &Path) -> Backup {
-    Backup {
-        id: m.id,
-        project_id: m.project_id,
-        project_name: m.project_name.clone(),
-        kind: m.kind,
-        profile: m.profile,
-        compression: m.compression,
-        status: BackupStatus::Completed,
-        path: dir.to_path_buf(),
-        bytes: m.parts.iter().map(|p| p.bytes).sum(),
-        raw_bytes: m.parts.iter().map(|p| p.raw_bytes).sum(),
-        rows: m.rows(),
-        started_at: m.started_at,
-        finished_at: Some(m.finished_at),
-        manifest_sha256: Some(manifest_sha),
-        error: None,
-        pinned: false,
-        job_id: None,
-        server_version: Some(m.server_version.clone()),
-        pg_dump_version: Some(m.pg_dump_version.clone()),
-        parts: m.parts.clone(),
-        pid: None,
     }
 }

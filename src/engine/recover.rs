@@ -3,8 +3,7 @@
 //! no other process can be running them.
 
 use crate::domain::{BackupStatus, Level};
-use crate::engine::backup::partial_dir;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, set};
 
 impl Engine {
     /// Marks running backups interrupted; returns how many.
@@ -14,10 +13,7 @@ impl Engine {
             if b.status != BackupStatus::Running {
                 continue;
             }
-            let partial = partial_dir(&b.path);
-            if partial.exists() {
-                let _ = std::fs::remove_dir_all(&partial);
-            }
+            let _ = set::remove_partial(&b.path);
             b.status = BackupStatus::Interrupted;
             b.error = Some(
                 "supabackup stopped while this backup ran (killed, crashed or the machine went \

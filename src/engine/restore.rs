@@ -5,9 +5,8 @@
 use crate::domain::{BackupId, ConnInfo, Level, Part, Profile};
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ChildSlot, ToolRun, run_killable, tail};
-use crate::engine::codec::{decoder, sha256_file};
-use crate::engine::manifest::Manifest;
 use crate::engine::profile::{SUPABASE_MANAGED_SCHEMAS, schema_matches};
+use crate::engine::set::{BackupSet, Manifest, SetRef};
 use crate::engine::sqlfilter::{
     REPLICA_LINE, WARNING_MARK, comment_out, is_blob_transaction, push_line,
 };
@@ -17,15 +16,15 @@ use crate::engine::{CancelToken, Engine, EngineError, Progress};
 use crate::pgtools::{ToolSet, connect, db_message, quote_ident, quote_literal, server_info};
 use serde::Serialize;
 use std::io::{ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
 /// What to restore where.
 #[derive(Debug, Clone)]
 pub struct RestoreRequest {
-    /// Backup id, or a backup folder.
-    pub source: String,
+    /// The set: a backup id, or a backup folder.
+    pub source: SetRef,
     /// The database to restore into.
     pub target: ConnInfo,
     /// The user agreed to replace what the target holds.
@@ -54,36 +53,6 @@ pub struct RestoreReport {
     pub warnings: Vec<String>,
     /// Seconds taken.
     pub seconds: f64,
-}
-
-/// Checks every part's SHA-256 (and the manifest's, when the catalog knows
-/// it) before anything touches the target. Returns the manifest and its
-/// SHA-256.
-pub fn check_checksums(
-    dir: &Path,
-    expected_manifest: Option<&str>,
-) -> Result<(Manifest, String), EngineError> {
-    let (manifest, manifest_sha) = Manifest::read_with_sha(dir)?;
-    if expected_manifest.is_some_and(|expected| manifest_sha != expected) {
-        return Err(EngineError::Failed(
-            "manifest.json does not match the catalog's checksum: the backup was changed; \
-             nothing was restored"
-                .into(),
-        ));
-    }
-    for p in &manifest.parts {
-        let path = dir.join(&p.file);
-        let (bytes, sha) = sha256_file(&path)
-            .map_err(|e| EngineError::io("cannot read the backup file", &path, e))?;
-        if bytes != p.bytes || sha != p.sha256 {
-            return Err(EngineError::Failed(format!(
-                "{} is damaged (its checksum does not match the manifest): nothing was restored; \
-                 restore an older backup",
-                p.file
-            )));
-        }
-    }
-    Ok((manifest, manifest_sha))
 }
 
 /// Passes lines through; drops the replica line when the target forbids it,
@@ -522,12 +491,12 @@ impl Engine {
     ) -> Result<RestoreReport, EngineError> {
         let started = std::time::Instant::now();
         progress.set_current("checking checksums");
-        let (dir, expected, _) = self.locate_backup(&req.source)?;
-        let d = dir.clone();
-        let (manifest, _) =
-            tokio::task::spawn_blocking(move || check_checksums(&d, expected.as_deref()))
+        let (dir, expected, _) = self.locate_set(&req.source)?;
+        let set =
+            tokio::task::spawn_blocking(move || BackupSet::open_checked(&dir, expected.as_deref()))
                 .await
                 .map_err(|e| EngineError::Failed(e.to_string()))??;
+        let manifest = set.manifest.clone();
         progress.set_current("inspecting the target");
         let state = or_cancel(cancel, inspect_target(&req.target, &manifest)).await?;
         let non_empty = !state.user_tables.is_empty();
@@ -600,8 +569,7 @@ impl Engine {
                 .map(|p| zeroize::Zeroizing::new(p.to_string())),
         };
         let feed = Feed {
-            dir: dir.clone(),
-            manifest: manifest.clone(),
+            set,
             prefixes,
             suffixes,
             strip_replica: !state.replica_allowed,
@@ -686,8 +654,7 @@ impl Engine {
 /// What goes into one psql session.
 #[derive(Clone)]
 struct Feed {
-    dir: PathBuf,
-    manifest: Manifest,
+    set: BackupSet,
     /// SQL written before a part.
     prefixes: Vec<(Part, String)>,
     /// SQL written after a part.
@@ -727,7 +694,7 @@ impl Feed {
         let mut broken = stdin
             .write_all(if self.rehearsal { b"BEGIN;\n" } else { b"" })
             .is_err();
-        'parts: for part in &self.manifest.parts {
+        'parts: for part in &self.set.manifest.parts {
             if broken || (self.rehearsal && !part.part.is_schema() && part.part != Part::Roles) {
                 continue;
             }
@@ -738,11 +705,7 @@ impl Feed {
                     break 'parts;
                 }
             }
-            let path = self.dir.join(&part.file);
-            let file = std::fs::File::open(&path)
-                .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
-            let mut reader = decoder(file, self.manifest.compression.codec)
-                .map_err(|e| EngineError::io("cannot decompress", &path, e))?;
+            let mut reader = self.set.part_reader(part)?;
             let filter = RestoreFilter {
                 strip_replica: self.strip_replica,
                 in_blobs: false,

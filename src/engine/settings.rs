@@ -95,7 +95,16 @@ impl Engine {
         Ok(Compression::new(codec, level).or_else(|_| Compression::new(codec, None))?)
     }
 
-    /// Backups allowed to run at once.
+    /// How long a failed scheduled backup waits before its first retry.
+    pub fn retry_delay(&self) -> Result<std::time::Duration, EngineError> {
+        Ok(std::time::Duration::from_secs(
+            self.setting(SettingKey::RetryDelay)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30),
+        ))
+    }
+
+    /// Backups running at once, all projects together.
     pub fn concurrency(&self) -> Result<usize, EngineError> {
         Ok(self
             .setting(SettingKey::Concurrency)?

@@ -1,8 +1,9 @@
 //! "Test connection": what the server is, which pg_dump will be used, and the
 //! Supabase diagnosis.
 
+use crate::domain::ProjectId;
 use crate::domain::{ConnInfo, Profile};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Unlocked};
 use crate::pgtools::{
     Finding, ServerInfo, Severity, ToolSet, choose_tools, connect, diagnose_url, discover_tools,
     server_info, supabase_host,
@@ -90,14 +91,16 @@ async fn role_note(client: &tokio_postgres::Client, server: &ServerInfo) -> Stri
     note
 }
 
-impl Engine {
+impl Unlocked {
     /// Tests a saved project.
-    pub async fn test_project(&self, key: &str) -> Result<TestReport, EngineError> {
-        let project = self.find_project(key)?;
+    pub async fn test_project(&self, id: ProjectId) -> Result<TestReport, EngineError> {
+        let project = self.project(id)?;
         let info = self.project_conninfo(&project)?;
         self.test_conninfo(&info).await
     }
+}
 
+impl Engine {
     /// Tests a connection string (the add form's "Test connection").
     pub async fn test_conninfo(&self, info: &ConnInfo) -> Result<TestReport, EngineError> {
         let mut report = TestReport {

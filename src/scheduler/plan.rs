@@ -56,10 +56,13 @@ pub fn next_wake(
         .min(now + max_sleep)
 }
 
-/// Delay before retry `attempt` (1-based): 30 s, 2 min, 8 min... at most 1 h.
-pub fn backoff(attempt: u32) -> std::time::Duration {
-    let secs = 30u64.saturating_mul(4u64.saturating_pow(attempt.saturating_sub(1)));
-    std::time::Duration::from_secs(secs.min(3600))
+/// Delay before retry `attempt` (1-based): `first`, then four times longer
+/// each time (30 s, 2 min, 8 min... by default), at most 1 h.
+pub fn backoff(attempt: u32, first: std::time::Duration) -> std::time::Duration {
+    let factor = 4u32.saturating_pow(attempt.saturating_sub(1));
+    first
+        .saturating_mul(factor)
+        .min(std::time::Duration::from_secs(3600))
 }
 
 /// The backups the job's retention removes: its own completed backups that
@@ -191,9 +194,11 @@ mod tests {
             next_wake(&[], &active, now, Duration::minutes(1)),
             utc("2026-11-28T00:01:00Z")
         );
-        assert_eq!(backoff(1).as_secs(), 30);
-        assert_eq!(backoff(2).as_secs(), 120);
-        assert_eq!(backoff(9).as_secs(), 3600);
+        let first = std::time::Duration::from_secs(30);
+        assert_eq!(backoff(1, first).as_secs(), 30);
+        assert_eq!(backoff(2, first).as_secs(), 120);
+        assert_eq!(backoff(9, first).as_secs(), 3600);
+        assert_eq!(backoff(2, std::time::Duration::from_secs(1)).as_secs(), 4);
     }
 
     #[test]

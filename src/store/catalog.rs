@@ -1,6 +1,8 @@
 //! The `Catalog`: typed access to the redb file, one transaction per call.
 
-use crate::domain::{Activity, Backup, BackupId, BackupJob, JobId, Project, ProjectId, Sealed};
+use crate::domain::{
+    Activity, Backup, BackupId, BackupJob, JobId, Project, ProjectId, Sealed, SecretSlot,
+};
 use crate::store::StoreError;
 use crate::store::records::{self, decode, encode};
 use crate::store::tables::*;
@@ -160,11 +162,11 @@ impl Catalog {
     }
 
     /// Replaces the vault header and every project's sealed secrets in one
-    /// transaction: `reseal` maps (purpose, old sealed) to new sealed bytes.
+    /// transaction: `reseal` maps (slot, old sealed) to new sealed bytes.
     pub fn reseal_vault<E>(
         &self,
         header: &VaultHeader,
-        mut reseal: impl FnMut(&Project, &str, &Sealed) -> Result<Sealed, E>,
+        mut reseal: impl FnMut(&Project, SecretSlot, &Sealed) -> Result<Sealed, E>,
     ) -> Result<Result<usize, E>, StoreError> {
         let txn = self.db.begin_write()?;
         let mut count = 0;
@@ -173,18 +175,10 @@ impl Catalog {
             let all: Vec<Project> = records::all(&projects, "projects")?;
             for mut p in all {
                 let snapshot = p.clone();
-                let mut step = |purpose: &str, s: &Sealed| reseal(&snapshot, purpose, s);
-                p.db_url = match step("db_url", &snapshot.db_url) {
-                    Ok(s) => s,
-                    Err(e) => return Ok(Err(e)),
-                };
-                for (purpose, slot) in [
-                    ("service_key", &mut p.service_key),
-                    ("anon_key", &mut p.anon_key),
-                ] {
-                    if let Some(old) = slot.clone() {
-                        match step(purpose, &old) {
-                            Ok(s) => *slot = Some(s),
+                for slot in SecretSlot::ALL {
+                    if let Some(old) = snapshot.sealed(slot) {
+                        match reseal(&snapshot, slot, old) {
+                            Ok(s) => p.set_sealed(slot, Some(s)),
                             Err(e) => return Ok(Err(e)),
                         }
                     }

@@ -17,5 +17,6 @@ mod roundtrip;
 mod schedules;
 mod sections;
 mod tool_versions;
+#[cfg(feature = "gui")]
 mod ui;
 mod versions;

@@ -158,7 +158,7 @@ impl Manifest {
 
 /// Writes a file and fsyncs it.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
-    let mut f = crate::engine::codec::private_file(path)
+    let mut f = crate::engine::set::codec::private_file(path)
         .map_err(|e| EngineError::io("cannot create", path, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())

@@ -1,0 +1,329 @@
+//! The backup set on disk, in one place: its folder's name and layout, the
+//! `.partial` folder it is written in and promoted from, its parts' file
+//! names, `manifest.json` and `SHA256SUMS`, finding a set by id or folder,
+//! checking its checksums, reading its parts, removing it. Backup, verify,
+//! restore, drill, rebuild, recovery and retention all go through here.
+//!
+//! ```text
+//! <backup root>/<project-slug>/<UTC yyyymmddThhmmssZ>-<kind>-<short id>/
+//!     manifest.json, roles.sql.zst, pre-data.sql.zst, data.sql.zst,
+//!     post-data.sql.zst, SHA256SUMS (last)
+//! <backup root>/<project-slug>/.partial/<same name>/   while it is written
+//! ```
+
+mod check;
+pub mod codec;
+mod manifest;
+
+pub use check::{PartCheck, VerifyReport, describe, verify_dir};
+pub use manifest::{FORMAT, MANIFEST, Manifest, SUMS};
+
+use crate::domain::{Backup, BackupId, BackupKind, BackupStatus, Codec, Part, PartInfo, Project};
+use crate::engine::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use codec::{decoder, private_dir, sha256_file};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where a set is: by its catalog record, or a folder (copied from another
+/// machine, or found without a catalog).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetRef {
+    /// A backup the catalog knows.
+    Id(BackupId),
+    /// A backup folder.
+    Folder(PathBuf),
+}
+
+impl std::fmt::Display for SetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "backup {}", id.short()),
+            Self::Folder(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The folder a backup lands in: `<root>/<slug>/<UTC>-<kind>-<short id>`.
+pub fn set_dir(
+    root: &Path,
+    project: &Project,
+    started: DateTime<Utc>,
+    kind: BackupKind,
+    id: BackupId,
+) -> PathBuf {
+    root.join(project.slug()).join(format!(
+        "{}-{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        kind.as_str(),
+        id.short()
+    ))
+}
+
+/// The `.partial` folder a set is written in before it is promoted.
+pub fn partial_dir(final_dir: &Path) -> PathBuf {
+    let name = final_dir.file_name().unwrap_or_default();
+    final_dir
+        .parent()
+        .map(|p| p.join(".partial").join(name))
+        .unwrap_or_else(|| final_dir.with_extension("partial"))
+}
+
+/// A part's file name: `<part>.sql<codec suffix>`.
+pub fn part_file_name(part: Part, codec: Codec) -> String {
+    format!("{}.sql{}", part.as_str(), codec.suffix())
+}
+
+/// Every set folder under the backup root (`<root>/<project>/<set>` holding
+/// a manifest), skipping `.partial`.
+pub fn scan(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(projects) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for p in projects.flatten().filter(|e| e.path().is_dir()) {
+        let Ok(sets) = std::fs::read_dir(p.path()) else {
+            continue;
+        };
+        for s in sets.flatten() {
+            let path = s.path();
+            if s.file_name() != ".partial" && path.join(MANIFEST).is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Removes a set's folder and its `.partial` twin, whichever exist.
+pub fn remove(final_dir: &Path) -> Result<(), EngineError> {
+    for dir in [final_dir.to_path_buf(), partial_dir(final_dir)] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| EngineError::io("cannot delete the backup folder", &dir, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes what a failed or cancelled backup left in `.partial`; says what
+/// could not be removed.
+pub fn remove_partial(final_dir: &Path) -> Result<(), EngineError> {
+    let partial = partial_dir(final_dir);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .map_err(|e| EngineError::io("could not remove the incomplete backup", &partial, e))?;
+    }
+    Ok(())
+}
+
+/// A set on disk: its folder and manifest.
+#[derive(Debug, Clone)]
+pub struct BackupSet {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// SHA-256 of `manifest.json` as read.
+    pub manifest_sha: String,
+}
+
+impl BackupSet {
+    /// Reads the set in `dir` (its manifest; nothing else is checked).
+    pub fn open(dir: &Path) -> Result<Self, EngineError> {
+        let (manifest, manifest_sha) = Manifest::read_with_sha(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            manifest_sha,
+        })
+    }
+
+    /// Reads the set and checks every part's size and SHA-256 (and the
+    /// manifest's, when the catalog recorded it): what a restore does before
+    /// anything touches the target.
+    pub fn open_checked(dir: &Path, expected_manifest: Option<&str>) -> Result<Self, EngineError> {
+        let set = Self::open(dir)?;
+        if expected_manifest.is_some_and(|expected| set.manifest_sha != expected) {
+            return Err(EngineError::Failed(
+                "manifest.json does not match the catalog's checksum: the backup was changed; \
+                 nothing was restored"
+                    .into(),
+            ));
+        }
+        for p in &set.manifest.parts {
+            let path = set.part_path(p);
+            let (bytes, sha) = sha256_file(&path)
+                .map_err(|e| EngineError::io("cannot read the backup file", &path, e))?;
+            if bytes != p.bytes || sha != p.sha256 {
+                return Err(EngineError::Failed(format!(
+                    "{} is damaged (its checksum does not match the manifest): nothing was \
+                     restored; restore an older backup",
+                    p.file
+                )));
+            }
+        }
+        Ok(set)
+    }
+
+    /// Where a part's file is.
+    pub fn part_path(&self, part: &PartInfo) -> PathBuf {
+        self.dir.join(&part.file)
+    }
+
+    /// A part's SQL, decompressed as it is read.
+    pub fn part_reader(&self, part: &PartInfo) -> Result<Box<dyn Read + Send>, EngineError> {
+        let path = self.part_path(part);
+        let file = std::fs::File::open(&path)
+            .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
+        decoder(file, self.manifest.compression.codec)
+            .map_err(|e| EngineError::io("cannot decompress", &path, e))
+    }
+
+    /// The catalog record this set stands for (for a rebuild).
+    pub fn record(&self) -> Backup {
+        let m = &self.manifest;
+        Backup {
+            id: m.id,
+            project_id: m.project_id,
+            project_name: m.project_name.clone(),
+            kind: m.kind,
+            profile: m.profile,
+            compression: m.compression,
+            status: BackupStatus::Completed,
+            path: self.dir.clone(),
+            bytes: m.parts.iter().map(|p| p.bytes).sum(),
+            raw_bytes: m.parts.iter().map(|p| p.raw_bytes).sum(),
+            rows: m.rows(),
+            started_at: m.started_at,
+            finished_at: Some(m.finished_at),
+            manifest_sha256: Some(self.manifest_sha.clone()),
+            error: None,
+            pinned: false,
+            job_id: None,
+            server_version: Some(m.server_version.clone()),
+            pg_dump_version: Some(m.pg_dump_version.clone()),
+            parts: m.parts.clone(),
+            pid: None,
+        }
+    }
+}
+
+/// A set being written: parts go into its `.partial` folder; `seal` writes
+/// the manifest and checksums and promotes it. Dropped unsealed, nothing of
+/// it is left.
+pub struct SetWriter {
+    final_dir: PathBuf,
+    partial: PathBuf,
+    sealed: bool,
+}
+
+impl SetWriter {
+    /// Creates the `.partial` folder for `final_dir` (the project folder and
+    /// below owner-only: they hold the data and role password hashes).
+    pub fn create(final_dir: &Path) -> Result<Self, EngineError> {
+        let partial = partial_dir(final_dir);
+        for dir in [
+            partial.parent().and_then(Path::parent),
+            partial.parent(),
+            Some(partial.as_path()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            private_dir(dir)
+                .map_err(|e| EngineError::io("cannot create the backup folder", dir, e))?;
+        }
+        Ok(Self {
+            final_dir: final_dir.to_path_buf(),
+            partial,
+            sealed: false,
+        })
+    }
+
+    /// The folder the parts are written in.
+    pub fn dir(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Where a part's file goes.
+    pub fn part_path(&self, part: Part, codec: Codec) -> PathBuf {
+        self.partial.join(part_file_name(part, codec))
+    }
+
+    /// Writes `manifest.json` and `SHA256SUMS` (each fsynced), then moves the
+    /// folder into place. Returns the manifest's SHA-256.
+    pub fn seal(mut self, manifest: &Manifest) -> Result<String, EngineError> {
+        let sha = manifest.write(&self.partial)?;
+        manifest::sync_dir(&self.partial)?;
+        if self.final_dir.exists() {
+            return Err(EngineError::Failed(format!(
+                "{} already exists: nothing was overwritten",
+                self.final_dir.display()
+            )));
+        }
+        std::fs::rename(&self.partial, &self.final_dir).map_err(|e| {
+            EngineError::io(
+                "cannot move the finished backup into place",
+                &self.final_dir,
+                e,
+            )
+        })?;
+        if let Some(parent) = self.final_dir.parent() {
+            manifest::sync_dir(parent)?;
+        }
+        self.sealed = true;
+        Ok(sha)
+    }
+}
+
+impl Drop for SetWriter {
+    fn drop(&mut self) {
+        if !self.sealed && self.partial.exists() {
+            let _ = std::fs::remove_dir_all(&self.partial);
+        }
+    }
+}
+
+impl Engine {
+    /// A set's folder, the manifest checksum the catalog recorded and the
+    /// record, for a set given by id or folder. Only completed backups have
+    /// a set.
+    pub fn locate_set(
+        &self,
+        set: &SetRef,
+    ) -> Result<(PathBuf, Option<String>, Option<Backup>), EngineError> {
+        let id = match set {
+            SetRef::Folder(dir) => {
+                if !dir.is_dir() {
+                    return Err(EngineError::Failed(format!(
+                        "{} is not a folder: give a backup id or a backup folder",
+                        dir.display()
+                    )));
+                }
+                return Ok((dir.clone(), None, None));
+            }
+            SetRef::Id(id) => *id,
+        };
+        let b = self
+            .catalog()
+            .backup(id)?
+            .ok_or_else(|| EngineError::Failed(format!("no backup {}", id.short())))?;
+        if b.status != BackupStatus::Completed {
+            return Err(EngineError::Failed(format!(
+                "backup {} is {}: only completed backups have files to use",
+                b.id.short(),
+                b.status
+            )));
+        }
+        if !b.path.is_dir() {
+            return Err(EngineError::Failed(format!(
+                "the folder of backup {} is gone ({}): it was moved or deleted outside supabackup",
+                b.id.short(),
+                b.path.display()
+            )));
+        }
+        Ok((b.path.clone(), b.manifest_sha256.clone(), Some(b)))
+    }
+}

@@ -1,0 +1,405 @@
+//! Each `Command` carried out, grouped by what it is about: the session,
+//! projects, backups (and what runs them), schedules, settings and the OS.
+
+use crate::domain::{BackupStatus, ConnInfo, human_count};
+use crate::engine::{
+    BackupRequest, DrillRequest, EngineError, ProjectPatch, RestoreRequest, RunHooks, SetRef,
+    Unlocked,
+};
+use crate::protocol::{Command, Event, TestKey};
+use crate::worker::{Ctx, os};
+
+/// Carries out one command. While the window is locked only unlocking is
+/// accepted.
+pub(crate) async fn handle(ctx: &mut Ctx, cmd: Command) {
+    if ctx.ui_locked && !matches!(cmd, Command::InitVault(_) | Command::Unlock(_)) {
+        return;
+    }
+    match cmd {
+        Command::InitVault(_) | Command::Unlock(_) | Command::Lock => session(ctx, cmd).await,
+        Command::SaveProject { .. }
+        | Command::RemoveProject(_)
+        | Command::TestProject(_)
+        | Command::TestUrl(_)
+        | Command::Reveal { .. } => projects(ctx, cmd),
+        Command::Backup { .. }
+        | Command::Verify(_)
+        | Command::Drill { .. }
+        | Command::Restore { .. }
+        | Command::DeleteBackup(_)
+        | Command::SetPinned(..) => backups(ctx, cmd),
+        Command::SaveJob { .. }
+        | Command::SetJobEnabled(..)
+        | Command::RemoveJob(_)
+        | Command::RunJobNow(_) => schedules(ctx, cmd),
+        Command::SetSetting(..)
+        | Command::PickFolder(_)
+        | Command::OpenFolder(_)
+        | Command::ExportSqlite => settings(ctx, cmd),
+    }
+}
+
+/// The engine with the key: the window is unlocked when these run.
+fn keyed(ctx: &Ctx) -> Option<Unlocked> {
+    let unlocked = ctx.session.unlocked();
+    if unlocked.is_none() {
+        ctx.out.error("unlock first");
+    }
+    unlocked
+}
+
+async fn session(ctx: &mut Ctx, cmd: Command) {
+    let engine = ctx.engine().clone();
+    match cmd {
+        Command::InitVault(pw) => match engine.init_vault(&pw) {
+            Ok(u) => ctx.unlocked(u),
+            Err(e) => ctx.out.send(Event::UnlockFailed(e.to_string())),
+        },
+        Command::Unlock(pw) => {
+            // The password is checked even when the worker holds the key
+            // already (the window was locked, schedules kept running).
+            let r = tokio::task::spawn_blocking(move || engine.unlock(&pw)).await;
+            match r {
+                Ok(Ok(u)) => ctx.unlocked(u),
+                Ok(Err(e)) => ctx.out.send(Event::UnlockFailed(e.to_string())),
+                Err(e) => ctx.out.send(Event::UnlockFailed(e.to_string())),
+            }
+        }
+        Command::Lock => {
+            // The window locks; the key stays for the scheduled backups.
+            ctx.ui_locked = true;
+            ctx.out.send(Event::Locked);
+        }
+        _ => {}
+    }
+}
+
+fn projects(ctx: &mut Ctx, cmd: Command) {
+    let Some(engine) = keyed(ctx) else { return };
+    let out = ctx.out.clone();
+    match cmd {
+        Command::SaveProject { id, input, active } => {
+            let result = match id {
+                None => engine.add_project(&input).and_then(|p| {
+                    if active {
+                        Ok(p)
+                    } else {
+                        engine.edit_project(
+                            p.id,
+                            ProjectPatch {
+                                is_active: Some(false),
+                                ..Default::default()
+                            },
+                        )
+                    }
+                }),
+                Some(id) => engine.edit_project(
+                    id,
+                    ProjectPatch {
+                        name: Some(input.name.clone()),
+                        description: Some(input.description.clone()),
+                        environment: Some(input.environment.clone()),
+                        db_url: Some(input.db_url.clone()),
+                        service_key: Some(input.service_key.clone()),
+                        anon_key: Some(input.anon_key.clone()),
+                        is_active: Some(active),
+                    },
+                ),
+            };
+            match result {
+                Ok(p) => {
+                    out.send(Event::ProjectSaved(p.name));
+                    ctx.refresh();
+                }
+                Err(EngineError::Invalid(errors)) => out.send(Event::ProjectInvalid(errors)),
+                Err(e) => out.error(e),
+            }
+        }
+        Command::RemoveProject(id) => match engine.remove_project(id) {
+            Ok((p, _)) => {
+                out.send(Event::Info(format!(
+                    "Removed \"{}\"; its backups are kept",
+                    p.name
+                )));
+                ctx.refresh();
+            }
+            Err(e) => out.error(e),
+        },
+        Command::TestProject(id) => {
+            tokio::spawn(async move {
+                let r = engine.test_project(id).await.map_err(|e| e.to_string());
+                out.send(Event::Tested(TestKey::Project(id), Box::new(r)));
+            });
+        }
+        Command::TestUrl(url) => {
+            tokio::spawn(async move {
+                let r = match ConnInfo::parse(&url) {
+                    Ok(info) => engine.test_conninfo(&info).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                out.send(Event::Tested(TestKey::Form, Box::new(r)));
+            });
+        }
+        Command::Reveal { project, slot } => {
+            match engine
+                .project(project)
+                .and_then(|p| engine.project_secret(&p, slot))
+            {
+                Ok(v) => out.send(Event::Revealed(project, slot, v)),
+                Err(e) => out.error(e),
+            }
+        }
+        _ => {}
+    }
+}
+
+fn backups(ctx: &mut Ctx, cmd: Command) {
+    let Some(engine) = keyed(ctx) else { return };
+    let session = ctx.session.clone();
+    let out = ctx.out.clone();
+    match cmd {
+        Command::Backup {
+            project,
+            kind,
+            profile,
+            compression,
+        } => {
+            let name = engine.project(project).map(|p| p.name).unwrap_or_default();
+            ctx.spawn_task(
+                format!("Backup of {name}"),
+                Some(project),
+                true,
+                move |p, c| async move {
+                    let req = BackupRequest {
+                        project,
+                        kind,
+                        profile,
+                        compression: Some(compression),
+                        job_id: None,
+                    };
+                    let r = match engine.backup(req, p, c).await {
+                        Ok(b) if b.status == BackupStatus::Completed => (
+                            true,
+                            format!(
+                                "Backup of {} completed ({} rows)",
+                                b.project_name,
+                                human_count(b.rows)
+                            ),
+                        ),
+                        Ok(b) => (
+                            false,
+                            format!(
+                                "Backup of {} {}: {}",
+                                b.project_name,
+                                b.status,
+                                b.error.unwrap_or_default()
+                            ),
+                        ),
+                        Err(err) => (false, err.to_string()),
+                    };
+                    session.refresh(&out);
+                    r
+                },
+            );
+        }
+        Command::Verify(id) => {
+            ctx.spawn_task(
+                format!("Verify {}", id.short()),
+                None,
+                false,
+                move |p, _c| async move {
+                    match engine.verify(&SetRef::Id(id), p).await {
+                        Ok(r) if r.ok() => (true, format!("Backup {} is intact", id.short())),
+                        Ok(r) => (
+                            false,
+                            format!(
+                                "Backup {} is damaged: {}",
+                                id.short(),
+                                crate::engine::describe_problems(&r)
+                            ),
+                        ),
+                        Err(err) => (false, err.to_string()),
+                    }
+                },
+            );
+        }
+        Command::Drill { backup, url } => {
+            ctx.spawn_task(
+                format!("Restore drill {}", backup.short()),
+                None,
+                false,
+                move |p, c| async move {
+                    let server = match ConnInfo::parse(&url) {
+                        Ok(s) => s,
+                        Err(err) => return (false, err.to_string()),
+                    };
+                    let req = DrillRequest {
+                        source: SetRef::Id(backup),
+                        server,
+                        template: None,
+                        keep: false,
+                    };
+                    let r = match engine.drill(req, p, c).await {
+                        Ok(d) if d.ok() => (
+                            true,
+                            format!(
+                                "Restore drill passed: {} table(s), {} rows",
+                                d.tables_checked,
+                                human_count(d.rows)
+                            ),
+                        ),
+                        Ok(d) => (
+                            false,
+                            format!(
+                                "Restore drill found {} table(s) with other row counts",
+                                d.mismatches.len()
+                            ),
+                        ),
+                        Err(err) => (false, err.to_string()),
+                    };
+                    session.refresh(&out);
+                    r
+                },
+            );
+        }
+        Command::Restore {
+            backup,
+            url,
+            confirmed,
+        } => {
+            let target = match ConnInfo::parse(&url) {
+                Ok(t) => t,
+                Err(e) => return out.error(e),
+            };
+            ctx.spawn_task(
+                format!("Restore {}", backup.short()),
+                None,
+                false,
+                move |p, c| async move {
+                    let req = RestoreRequest {
+                        source: SetRef::Id(backup),
+                        target: target.clone(),
+                        confirmed,
+                    };
+                    let r = match engine.restore(req, p, c).await {
+                        Ok(r) => (
+                            true,
+                            format!("Restored {} rows into {}", human_count(r.rows), r.target),
+                        ),
+                        Err(EngineError::NeedsConfirmation(message)) => {
+                            out.send(Event::RestoreNeedsConfirmation {
+                                backup,
+                                url,
+                                dbname: target.dbname_or_default().to_string(),
+                                message,
+                            });
+                            (true, "Type the database name to confirm the restore".into())
+                        }
+                        Err(err) => (false, err.to_string()),
+                    };
+                    session.refresh(&out);
+                    r
+                },
+            );
+        }
+        // Removes a whole folder: the runtime moves its other tasks off this
+        // worker meanwhile.
+        Command::DeleteBackup(id) => match tokio::task::block_in_place(|| engine.delete_backup(id))
+        {
+            Ok(b) => {
+                out.send(Event::Info(format!("Deleted backup {}", b.id.short())));
+                ctx.refresh();
+            }
+            Err(e) => out.error(e),
+        },
+        Command::SetPinned(id, pinned) => match engine.set_pinned(id, pinned) {
+            Ok(_) => ctx.refresh(),
+            Err(e) => out.error(e),
+        },
+        _ => {}
+    }
+}
+
+fn schedules(ctx: &mut Ctx, cmd: Command) {
+    let Some(engine) = keyed(ctx) else { return };
+    let out = ctx.out.clone();
+    match cmd {
+        Command::SaveJob { id, input } => {
+            let r = match id {
+                None => engine.add_job(&input),
+                Some(id) => engine.edit_job(id, &input),
+            };
+            match r {
+                Ok(j) => {
+                    out.send(Event::JobSaved(j.name));
+                    ctx.refresh();
+                }
+                Err(EngineError::Invalid(errors)) => out.send(Event::JobInvalid(errors)),
+                Err(e) => out.error(e),
+            }
+        }
+        Command::SetJobEnabled(id, enabled) => match engine.set_job_enabled(id, enabled) {
+            Ok(_) => ctx.refresh(),
+            Err(e) => out.error(e),
+        },
+        Command::RemoveJob(id) => match engine.remove_job(id) {
+            Ok(j) => {
+                out.send(Event::Info(format!(
+                    "Removed schedule \"{}\"; its backups are kept",
+                    j.name
+                )));
+                ctx.refresh();
+            }
+            Err(e) => out.error(e),
+        },
+        Command::RunJobNow(id) => match engine.job(id) {
+            Ok(job) => {
+                let (hooks, stop) = (ctx.hooks.clone(), ctx.stop.clone());
+                tokio::spawn(async move {
+                    let report = engine.run_job(job, &stop, hooks.as_ref()).await;
+                    hooks.finished(&report);
+                });
+            }
+            Err(e) => out.error(e),
+        },
+        _ => {}
+    }
+}
+
+fn settings(ctx: &mut Ctx, cmd: Command) {
+    let engine = ctx.engine().clone();
+    let out = ctx.out.clone();
+    match cmd {
+        Command::SetSetting(key, value) => match engine.set_setting(key, &value) {
+            Ok(v) => {
+                out.send(Event::Info(format!("{key} = {v}")));
+                ctx.refresh();
+            }
+            Err(e) => out.error(e),
+        },
+        Command::PickFolder(key) => os::pick_folder(key, out),
+        Command::OpenFolder(path) => os::open_folder(&path, &out),
+        Command::ExportSqlite => {
+            tokio::spawn(async move {
+                let Some(path) =
+                    os::save_file("Export the catalog to SQLite", "supabackup-catalog.db").await
+                else {
+                    return;
+                };
+                let r = tokio::task::spawn_blocking(move || {
+                    engine.export_sqlite(&path).map(|c| (c, path))
+                })
+                .await;
+                match r {
+                    Ok(Ok(((p, j, b), path))) => out.send(Event::Info(format!(
+                        "Exported {p} projects, {j} schedules and {b} backups to {}",
+                        path.display()
+                    ))),
+                    Ok(Err(e)) => out.error(e),
+                    Err(e) => out.error(e),
+                }
+            });
+        }
+        _ => {}
+    }
+}
