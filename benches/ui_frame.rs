@@ -88,6 +88,7 @@ fn state(projects: usize, backups: usize) -> UiState {
                 pg_dump_version: Some("15.18".into()),
                 parts: vec![],
                 pid: None,
+                extra: Default::default(),
             }
         })
         .collect();
@@ -111,6 +112,7 @@ fn state(projects: usize, backups: usize) -> UiState {
             last_run_status: None,
             last_backup_id: None,
             webhook_url: None,
+            extra: Default::default(),
         })
         .collect();
     let mut s = UiState {

@@ -73,6 +73,10 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
     let Some(command) = cli.command else {
         return Ok(0);
     };
+    // Needs no catalog.
+    if let Command::Key(args::KeyCmd::Generate { out }) = &command {
+        return backups::key_generate(out.as_deref());
+    }
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| EngineError::Failed(format!("cannot start the async runtime: {e}")))?;
     let password_file = cli.password_file.as_deref();
@@ -82,6 +86,11 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         // open.
         let password = password::current_password(password_file)?;
         return schedule::daemon(data_dir(cli.data_dir.as_deref())?, password, grace, &rt);
+    }
+    if let Command::Catalog(cmd) = command {
+        // `catalog rebuild` opens the catalog itself: it must also work when
+        // the catalog is damaged and cannot be opened.
+        return schedule::catalog(data_dir(cli.data_dir.as_deref())?, password_file, cmd);
     }
     let engine = match Engine::open(data_dir(cli.data_dir.as_deref())?) {
         // From system cron, another supabackup holding the catalog is normal:
@@ -113,14 +122,16 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         Command::Settings(cmd) => settings::run(&engine, cmd),
         Command::Backup(a) => backups::backup(keyed()?, a, &rt),
         Command::Backups(a) => backups::list(&engine, a),
-        Command::Verify(a) => backups::verify(&engine, a, &rt),
-        Command::Restore(a) => backups::restore(&engine, unlocked.as_ref(), a, &rt),
+        Command::Verify(a) => backups::verify(&engine, a, password_file, &rt),
+        Command::Restore(a) => backups::restore(&engine, unlocked.as_ref(), a, password_file, &rt),
         Command::BackupDelete { id, yes } => backups::delete(&engine, &id, yes),
         Command::BackupPin { id } => backups::pin(&engine, &id, true),
         Command::BackupUnpin { id } => backups::pin(&engine, &id, false),
         Command::Schedule(cmd) => schedule::run(keyed()?, cmd),
         Command::RunDue(j) => schedule::run_due(keyed()?, j.json, &rt),
-        Command::Daemon { .. } => unreachable!("handled before the catalog is opened"),
+        Command::Daemon { .. } | Command::Key(_) => {
+            unreachable!("handled before the catalog is opened")
+        }
         Command::ExportSqlite { out } => {
             let (p, j, b) = engine.export_sqlite(&out)?;
             println!(
@@ -129,7 +140,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             );
             Ok(0)
         }
-        Command::Catalog(cmd) => schedule::catalog(keyed()?, cmd),
+        Command::Catalog(_) => unreachable!("handled before the catalog is opened"),
         Command::Info(j) => settings::info(&engine, j.json),
         Command::Vault(VaultCmd::Unlock) => {
             keyed()?;

@@ -4,6 +4,7 @@
 mod activity;
 mod backup;
 mod conninfo;
+mod extra;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod ids;
@@ -18,6 +19,7 @@ pub use backup::{
     Backup, BackupKind, BackupStatus, Codec, Compression, Part, PartInfo, Profile, TableRows,
 };
 pub use conninfo::{ConnInfo, SslMode};
+pub use extra::{BackupExtra, EncryptionSetting, Extra, JobExtra, ProjectExtra, SetEncryption};
 pub use ids::{BackupId, JobId, ProjectId};
 pub use job::{BackupJob, Retention, RunStatus};
 pub use project::{

@@ -35,12 +35,12 @@ pub use error::EngineError;
 pub use history::BackupFilter;
 pub use jobs::JobInput;
 pub use progress::Progress;
-pub use projects::{ProjectPatch, ProjectView};
+pub use projects::{EncryptionChange, ProjectPatch, ProjectView};
 pub use rebuild::RebuildReport;
 pub use restore::{RestoreReport, RestoreRequest};
 pub use scheduler::{Scheduler, Source as SchedulerSource};
 pub use session::{Unlocked, VaultState};
-pub use set::{Manifest, PartCheck, SetRef, VerifyReport, describe as describe_problems};
+pub use set::{Keys, Manifest, PartCheck, SetRef, VerifyReport, describe as describe_problems};
 pub use test_connection::TestReport;
 
 use crate::datadir::DataDir;

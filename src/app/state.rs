@@ -586,6 +586,7 @@ impl UiState {
                         SecretSlot::DbUrl => &mut f.db_url,
                         SecretSlot::ServiceKey => &mut f.service_key,
                         SecretSlot::AnonKey => &mut f.anon_key,
+                        SecretSlot::BackupPassphrase | SecretSlot::AgeIdentity => return,
                     };
                     if field.is_empty() {
                         *field = v;

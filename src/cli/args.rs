@@ -78,6 +78,9 @@ pub enum Command {
     /// Catalog maintenance.
     #[command(subcommand)]
     Catalog(CatalogCmd),
+    /// Encryption keys for backups (age).
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Delete a backup's files and record.
     BackupDelete {
         /// Backup id (full or the first 8 characters).
@@ -139,6 +142,10 @@ pub struct VerifyArgs {
     /// With --restore-to: keep the scratch database.
     #[arg(long)]
     pub keep: bool,
+    /// An age identity file that opens an encrypted backup (repeatable);
+    /// without one, an encrypted backup gets its checksums checked.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<std::path::PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -163,6 +170,10 @@ pub struct RestoreArgs {
     /// Restore into a database that already has tables (they are replaced).
     #[arg(long)]
     pub yes: bool,
+    /// An age identity file that opens an encrypted backup (repeatable;
+    /// not needed when the vault keeps the project's identity or passphrase).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<std::path::PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -191,6 +202,45 @@ pub struct ProjectFields {
     /// Supabase anon key (sealed in the catalog).
     #[arg(long, value_name = "K")]
     pub anon_key: Option<String>,
+    #[command(flatten)]
+    pub encryption: EncryptionFlags,
+}
+
+/// How a project's backups are encrypted.
+#[derive(Debug, Default, Args)]
+pub struct EncryptionFlags {
+    /// Encrypt backups to this age public key (age1...; repeatable). The
+    /// machine making backups needs only public keys.
+    #[arg(long, value_name = "RECIPIENT", conflicts_with_all = ["encrypt_passphrase", "no_encryption"])]
+    pub encrypt_to: Vec<String>,
+    /// Encrypt backups with a passphrase, sealed in the vault (read from
+    /// SUPABACKUP_BACKUP_PASSPHRASE, or asked twice on a terminal).
+    #[arg(long, conflicts_with = "no_encryption")]
+    pub encrypt_passphrase: bool,
+    /// Stop encrypting backups (the ones made stay encrypted).
+    #[arg(long)]
+    pub no_encryption: bool,
+    /// Keep this age identity file sealed in the vault, so this machine
+    /// restores the project's encrypted backups without asking.
+    #[arg(long, value_name = "FILE", conflicts_with = "forget_identity")]
+    pub store_identity: Option<std::path::PathBuf>,
+    /// Remove the identity kept in the vault.
+    #[arg(long)]
+    pub forget_identity: bool,
+}
+
+/// `supabackup key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Make an age identity (a private key) and print its public key. Keep
+    /// the identity file safe: without it, backups encrypted to its public
+    /// key cannot be restored.
+    Generate {
+        /// Write the identity here (owner-only); without it, to standard
+        /// output, as age-keygen does.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// `supabackup project ...`
@@ -301,7 +351,18 @@ pub enum VaultCmd {
 pub enum CatalogCmd {
     /// Recreate backup records from the manifests under the backup root
     /// (after losing the catalog, or copying backups from another machine).
-    Rebuild(JsonFlag),
+    /// A damaged catalog is first moved aside and replaced by one holding
+    /// the projects, schedules, settings and master-password vault of the
+    /// newest good copy in the data dir's catalog-copies folder.
+    Rebuild {
+        /// Print the result as JSON.
+        #[command(flatten)]
+        json: JsonFlag,
+        /// Replace the catalog (moved aside, never deleted) with this copy
+        /// from catalog-copies/, even when the catalog is readable.
+        #[arg(long, value_name = "FILE")]
+        from_copy: Option<std::path::PathBuf>,
+    },
 }
 
 /// Schedule settings shared by `schedule add` and `schedule edit`.

@@ -1,11 +1,12 @@
 //! `supabackup backup`, `backups`, `verify`, `restore`, `backup-delete`.
 
 use crate::cli::args::{BackupArgs, BackupsArgs, RestoreArgs, VerifyArgs};
-use crate::cli::{confirm, output, resolve};
+use crate::cli::{confirm, output, password, resolve};
 use crate::domain::{Backup, BackupKind, BackupStatus, Compression, ConnInfo, Profile};
+use crate::engine::set::BackupSet;
 use crate::engine::{
-    BackupFilter, BackupRequest, CancelToken, DrillRequest, Engine, EngineError, Progress,
-    RestoreRequest, Unlocked, describe_problems,
+    BackupFilter, BackupRequest, CancelToken, DrillRequest, Engine, EngineError, Keys, Progress,
+    RestoreRequest, SetRef, Unlocked, describe_problems,
 };
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -151,13 +152,7 @@ pub fn backup(
         a.json,
         engine.backup(req, progress, cancel),
     )?;
-    let warnings = if b.status == BackupStatus::Completed {
-        crate::engine::Manifest::read(&b.path)
-            .map(|m| m.warnings())
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let warnings = b.extra.warnings.clone();
     if a.json {
         output::json(&BackupRow {
             warnings,
@@ -258,13 +253,59 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
     Ok(0)
 }
 
+/// What opens `set` when it is encrypted: the identity files given, the
+/// passphrase in SUPABACKUP_BACKUP_PASSPHRASE, else (when `use_vault`) the
+/// keys the vault keeps for its project (unlocking asks for the master
+/// password). Empty for a set that is not encrypted.
+fn keys_for(
+    engine: &Engine,
+    set: &SetRef,
+    identities: &[std::path::PathBuf],
+    use_vault: Option<&Unlocked>,
+    password_file: Option<&std::path::Path>,
+) -> Result<Keys, EngineError> {
+    let (dir, _, _) = engine.locate_set(set)?;
+    let found = BackupSet::open(&dir)?;
+    let mut keys = Keys::none();
+    if !found.encrypted() {
+        return Ok(keys);
+    }
+    for file in identities {
+        keys.add_identity_file(file)?;
+    }
+    if let Some(p) = password::given_backup_passphrase() {
+        keys.add_passphrase(age::secrecy::SecretString::from(p.to_string()));
+    }
+    if keys.is_empty()
+        && let Ok(project) = engine.project(found.manifest.project_id)
+    {
+        let unlocked = match use_vault {
+            Some(u) => u.clone(),
+            None => password::unlock(engine, password_file)?,
+        };
+        keys = unlocked.project_keys(&project)?;
+    }
+    Ok(keys)
+}
+
 /// `supabackup verify`.
 pub fn verify(
     engine: &Engine,
     a: VerifyArgs,
+    password_file: Option<&std::path::Path>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
     let set = resolve::set(engine, &a.backup)?;
+    // Without an identity or passphrase given, an encrypted set gets its
+    // checksums checked (no key needed), unless a drill must restore it.
+    let keys = if a.identity.is_empty()
+        && password::given_backup_passphrase().is_none()
+        && a.restore_to.is_none()
+    {
+        Keys::none()
+    } else {
+        keys_for(engine, &set, &a.identity, None, password_file)?
+    };
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
     let report = with_progress(
@@ -272,7 +313,7 @@ pub fn verify(
         progress.clone(),
         cancel.clone(),
         a.json,
-        engine.verify(&set, progress),
+        engine.verify(&set, &keys, progress),
     )?;
     let drill = match (&a.restore_to, report.ok()) {
         (Some(url), true) => {
@@ -289,6 +330,7 @@ pub fn verify(
                         server,
                         template: a.template.clone(),
                         keep: a.keep,
+                        keys: keys.clone(),
                     },
                     progress,
                     cancel,
@@ -333,9 +375,16 @@ pub fn verify(
     for p in &report.problems {
         println!("PROBLEM  {p}");
     }
-    if report.ok() {
+    if report.ok() && report.contents_checked {
         println!(
             "Backup intact: checksums match and every part decompresses ({}).",
+            report.path.display()
+        );
+    } else if report.ok() {
+        println!(
+            "Backup intact: every checksum matches ({}). It is encrypted: give its identity \
+             with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
+             decompress every part.",
             report.path.display()
         );
     } else {
@@ -383,6 +432,7 @@ pub fn restore(
     engine: &Engine,
     unlocked: Option<&Unlocked>,
     a: RestoreArgs,
+    password_file: Option<&std::path::Path>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
     let target = match (&a.to_url, &a.to_project, unlocked) {
@@ -399,8 +449,11 @@ pub fn restore(
     };
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
+    let source = resolve::set(engine, &a.backup)?;
+    let keys = keys_for(engine, &source, &a.identity, unlocked, password_file)?;
     let req = RestoreRequest {
-        source: resolve::set(engine, &a.backup)?,
+        keys,
+        source,
         target,
         confirmed: a.yes,
     };
@@ -490,5 +543,38 @@ pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> 
             "unpinned"
         }
     );
+    Ok(0)
+}
+
+/// `supabackup key generate`.
+pub fn key_generate(out: Option<&std::path::Path>) -> Result<i32, EngineError> {
+    use age::secrecy::ExposeSecret;
+    let (identity, public) = crate::engine::set::crypt::generate_identity();
+    match out {
+        Some(path) => {
+            let mut f = crate::engine::set::codec::private_file(path).map_err(|e| {
+                EngineError::io(
+                    "cannot create the identity file (it must not exist yet)",
+                    path,
+                    e,
+                )
+            })?;
+            use std::io::Write;
+            f.write_all(identity.expose_secret().as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| EngineError::io("cannot write the identity file", path, e))?;
+            eprintln!(
+                "Wrote the identity (private key) to {}. Keep it safe and apart from the backups: \
+                 without it, backups encrypted to its public key cannot be restored.",
+                path.display()
+            );
+        }
+        None => print!("{}", identity.expose_secret()),
+    }
+    if out.is_some() {
+        println!("{public}");
+    } else {
+        eprintln!("Public key: {public}");
+    }
     Ok(0)
 }

@@ -110,3 +110,25 @@ pub fn current_password(file: Option<&Path>) -> Result<Zeroizing<String>, Engine
         None => Err(no_source()),
     }
 }
+
+/// The passphrase to encrypt backups with: `SUPABACKUP_BACKUP_PASSPHRASE`,
+/// or asked twice on a terminal.
+pub fn backup_passphrase() -> Result<Zeroizing<String>, EngineError> {
+    match std::env::var("SUPABACKUP_BACKUP_PASSPHRASE") {
+        Ok(p) if !p.is_empty() => Ok(Zeroizing::new(p)),
+        _ if std::io::stdin().is_terminal() => prompt_new("a passphrase for the backups"),
+        _ => Err(EngineError::NeedsConfirmation(
+            "give the backup passphrase in SUPABACKUP_BACKUP_PASSPHRASE (or run on a terminal \
+             to be asked)"
+                .into(),
+        )),
+    }
+}
+
+/// A backup passphrase given in the environment, to open encrypted sets.
+pub fn given_backup_passphrase() -> Option<Zeroizing<String>> {
+    std::env::var("SUPABACKUP_BACKUP_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Zeroizing::new)
+}

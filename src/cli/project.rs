@@ -1,9 +1,9 @@
 //! `supabackup project ...`
 
-use crate::cli::args::{JsonFlag, ProjectCmd, ProjectFields};
-use crate::cli::{confirm, output, resolve};
-use crate::domain::ProjectInput;
-use crate::engine::{EngineError, ProjectPatch, TestReport, Unlocked};
+use crate::cli::args::{EncryptionFlags, JsonFlag, ProjectCmd, ProjectFields};
+use crate::cli::{confirm, output, password, resolve};
+use crate::domain::{EncryptionSetting, Project, ProjectInput};
+use crate::engine::{EncryptionChange, EngineError, ProjectPatch, TestReport, Unlocked};
 use zeroize::Zeroizing;
 
 fn z(s: Option<String>) -> Option<Zeroizing<String>> {
@@ -26,6 +26,7 @@ pub fn run(
                     description,
                     service_key,
                     anon_key,
+                    encryption,
                 },
         } => {
             let input = ProjectInput {
@@ -37,6 +38,7 @@ pub fn run(
                 anon_key: Zeroizing::new(anon_key.unwrap_or_default()),
             };
             let project = engine.add_project(&input)?;
+            let project = apply_encryption(engine, project, &encryption)?;
             let view = engine.project_view(&project)?;
             println!(
                 "Added project \"{}\" ({}) {} {}",
@@ -89,6 +91,7 @@ pub fn run(
                     v.service_key.clone().unwrap_or_else(none)
                 );
                 println!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
+                println!("encryption:   {}", describe_encryption(&p));
                 println!("active:       {}", if v.is_active { "yes" } else { "no" });
                 println!(
                     "created:      {}",
@@ -109,15 +112,16 @@ pub fn run(
         } => {
             let patch = ProjectPatch {
                 name,
-                description: fields.description,
-                environment: fields.environment,
+                description: fields.description.clone(),
+                environment: fields.environment.clone(),
                 db_url: z(db_url),
-                service_key: z(fields.service_key),
-                anon_key: z(fields.anon_key),
+                service_key: z(fields.service_key.clone()),
+                anon_key: z(fields.anon_key.clone()),
                 is_active: active,
             };
             let id = resolve::project(engine, &project)?.id;
             let p = engine.edit_project(id, patch)?;
+            let p = apply_encryption(engine, p, &fields.encryption)?;
             let v = engine.project_view(&p)?;
             println!(
                 "Updated project \"{}\" ({}) {}",
@@ -202,4 +206,71 @@ pub fn print_report(r: &TestReport) {
             "NOT READY: see above"
         }
     );
+}
+
+/// Applies `--encrypt-to`, `--encrypt-passphrase`, `--no-encryption`,
+/// `--store-identity` and `--forget-identity`, saying what changed.
+fn apply_encryption(
+    engine: &Unlocked,
+    mut project: Project,
+    flags: &EncryptionFlags,
+) -> Result<Project, EngineError> {
+    let change = if flags.no_encryption {
+        Some(EncryptionChange::Off)
+    } else if flags.encrypt_passphrase {
+        Some(EncryptionChange::Passphrase(password::backup_passphrase()?))
+    } else if !flags.encrypt_to.is_empty() {
+        Some(EncryptionChange::Recipients(flags.encrypt_to.clone()))
+    } else {
+        None
+    };
+    if let Some(change) = change {
+        project = engine.set_encryption(project.id, change)?;
+        println!(
+            "Backups of \"{}\" are encrypted: {}.",
+            project.name,
+            describe_encryption(&project)
+        );
+        if matches!(project.extra.encryption, EncryptionSetting::Passphrase) {
+            println!(
+                "The passphrase is sealed in the vault for scheduled backups. Keep it somewhere \
+                 else too: without it, the backups cannot be restored."
+            );
+        }
+    }
+    if let Some(file) = &flags.store_identity {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
+        project = engine.store_identity(project.id, Some(Zeroizing::new(text)))?;
+        println!(
+            "The identity in {} is kept in the vault: this machine restores \"{}\"'s backups \
+             without asking for it.",
+            file.display(),
+            project.name
+        );
+    }
+    if flags.forget_identity {
+        project = engine.store_identity(project.id, None)?;
+        println!(
+            "The vault no longer keeps an identity for \"{}\".",
+            project.name
+        );
+    }
+    Ok(project)
+}
+
+/// The encryption setting in words.
+fn describe_encryption(p: &Project) -> String {
+    let identity = if p.sealed(crate::domain::SecretSlot::AgeIdentity).is_some() {
+        " (identity kept in the vault)"
+    } else {
+        ""
+    };
+    match &p.extra.encryption {
+        EncryptionSetting::Off => "off".into(),
+        EncryptionSetting::Recipients { recipients } => {
+            format!("age, to {}{identity}", recipients.join(", "))
+        }
+        EncryptionSetting::Passphrase => format!("age, with the passphrase in the vault{identity}"),
+    }
 }

@@ -342,31 +342,120 @@ async fn stop_on_signal(stop: CancelToken) {
     stop.cancel();
 }
 
-/// `supabackup catalog ...`.
-pub fn catalog(engine: &Unlocked, cmd: CatalogCmd) -> Result<i32, EngineError> {
+/// `supabackup catalog ...`. Opens the catalog itself: `catalog rebuild`
+/// must work when the catalog is damaged.
+pub fn catalog(
+    dd: DataDir,
+    password_file: Option<&std::path::Path>,
+    cmd: CatalogCmd,
+) -> Result<i32, EngineError> {
     match cmd {
-        CatalogCmd::Rebuild(j) => {
-            let r = engine.rebuild_catalog()?;
-            if j.json {
+        CatalogCmd::Rebuild { json, from_copy } => {
+            if let Some(file) = &from_copy {
+                // Checked before anything is moved; a file that is not a good
+                // copy is bad input.
+                crate::store::CatalogCopy::read(file).map_err(|why| {
+                    ValidationError::new(
+                        "from-copy",
+                        format!(
+                            "{} is not a usable copy of the catalog ({why}): pick one in the data \
+                             dir's catalog-copies folder",
+                            file.display()
+                        ),
+                    )
+                })?;
+            }
+            let (engine, salvage) = Engine::open_for_rebuild(dd, from_copy.as_deref())?;
+            if let Some(s) = &salvage
+                && !json.json
+            {
+                print_salvage(s);
+            }
+            let unlocked = match crate::cli::password::unlock(&engine, password_file) {
+                Ok(u) => u,
+                Err(e) => {
+                    if salvage.is_some() {
+                        eprintln!(
+                            "The catalog was replaced, but backup records were not recreated: \
+                             run `supabackup catalog rebuild` again with the master password."
+                        );
+                    }
+                    return Err(e);
+                }
+            };
+            let mut r = unlocked.rebuild_catalog()?;
+            r.salvage = salvage;
+            if json.json {
                 output::json(&r);
             } else {
-                println!(
-                    "Found {} backup folder(s): {} record(s) recreated, {} already known, {} skipped.",
-                    r.found,
-                    r.restored,
-                    r.known,
-                    r.skipped.len()
-                );
-                for p in &r.placeholders {
-                    println!(
-                        "Created inactive placeholder project \"{p}\": set its connection string with supabackup project edit \"{p}\" --db-url URL"
-                    );
-                }
-                for (dir, why) in &r.skipped {
-                    println!("Skipped {}: {why}", dir.display());
-                }
+                print_rebuild(&r);
             }
             Ok(if r.skipped.is_empty() { 0 } else { 1 })
         }
+    }
+}
+
+/// What replacing a damaged catalog did, in words.
+fn print_salvage(s: &crate::store::Salvage) {
+    match (&s.moved_to, &s.damage) {
+        (Some(p), Some(damage)) => println!(
+            "The catalog was damaged ({damage}): moved it aside to {}.",
+            p.display()
+        ),
+        (Some(p), None) => println!("Moved the catalog aside to {}.", p.display()),
+        (None, _) => println!("There was no catalog file; made a new one."),
+    }
+    for (p, why) in &s.unusable_copies {
+        println!("Could not use the copy {}: {why}", p.display());
+    }
+    let (Some(copy), Some(at)) = (&s.copy, s.copy_written_at) else {
+        println!(
+            "No usable copy of the catalog in {}: projects, schedules and settings could not be \
+             restored; backup records come back from the backup folders, with placeholder projects.",
+            s.copies_dir.display()
+        );
+        return;
+    };
+    println!(
+        "Restored from the copy of {} ({}):",
+        at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z"),
+        copy.display()
+    );
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    println!(
+        "  master-password vault: {}",
+        if s.vault { "yes" } else { "none was set" }
+    );
+    println!("  projects ({}): {}", s.projects.len(), list(&s.projects));
+    println!(
+        "  schedules ({}): {}",
+        s.schedules.len(),
+        list(&s.schedules)
+    );
+    println!("  settings ({}): {}", s.settings.len(), list(&s.settings));
+}
+
+/// The backup records part of a rebuild, in words.
+fn print_rebuild(r: &crate::engine::RebuildReport) {
+    println!(
+        "Found {} backup folder(s): {} record(s) recreated, {} already known, {} skipped.",
+        r.found,
+        r.restored,
+        r.known,
+        r.skipped.len()
+    );
+    for p in &r.placeholders {
+        println!(
+            "Created inactive placeholder project \"{p}\": set its connection string with supabackup project edit \"{p}\" --db-url URL"
+        );
+    }
+    for (dir, why) in &r.skipped {
+        println!("Skipped {}: {why}", dir.display());
     }
 }

@@ -1,6 +1,6 @@
 //! Backups: kinds, profiles, compression, status and the record the catalog keeps.
 
-use crate::domain::{BackupId, JobId, ProjectId, ValidationError};
+use crate::domain::{BackupExtra, BackupId, Extra, JobId, ProjectId, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -406,6 +406,8 @@ pub struct Backup {
     pub parts: Vec<PartInfo>,
     /// Process id of the supabackup running it, to find interrupted ones.
     pub pid: Option<u32>,
+    /// Warnings, encryption (more to come).
+    pub extra: Extra<BackupExtra>,
 }
 
 impl Backup {

@@ -36,6 +36,7 @@ pub fn backup(
         pg_dump_version: None,
         parts: vec![],
         pid: None,
+        extra: Default::default(),
     }
 }
 
@@ -59,5 +60,6 @@ pub fn job(project: ProjectId, cron: &str) -> BackupJob {
         last_run_status: None,
         last_backup_id: None,
         webhook_url: None,
+        extra: Default::default(),
     }
 }

@@ -1,6 +1,8 @@
 //! Scheduled backup jobs and their retention policy.
 
-use crate::domain::{BackupId, BackupKind, Compression, JobId, Profile, ProjectId};
+use crate::domain::{
+    BackupId, BackupKind, Compression, Extra, JobExtra, JobId, Profile, ProjectId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -80,4 +82,6 @@ pub struct BackupJob {
     pub last_backup_id: Option<BackupId>,
     /// POSTed a small JSON when a run fails.
     pub webhook_url: Option<String>,
+    /// What later versions add.
+    pub extra: Extra<JobExtra>,
 }

@@ -1,6 +1,6 @@
 //! Projects: a database to back up, with its sealed secrets.
 
-use crate::domain::{ConnInfo, ProjectId, ValidationError, ValidationErrors};
+use crate::domain::{ConnInfo, Extra, ProjectExtra, ProjectId, ValidationError, ValidationErrors};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -90,6 +90,8 @@ pub struct Project {
     pub created_at: DateTime<Utc>,
     /// Last edit.
     pub updated_at: DateTime<Utc>,
+    /// Encryption and the secrets beyond the fixed three (more to come).
+    pub extra: Extra<ProjectExtra>,
 }
 
 impl Project {
@@ -104,6 +106,7 @@ impl Project {
             SecretSlot::DbUrl => Some(&self.db_url),
             SecretSlot::ServiceKey => self.service_key.as_ref(),
             SecretSlot::AnonKey => self.anon_key.as_ref(),
+            other => self.extra.sealed.get(&other),
         }
     }
 
@@ -118,12 +121,20 @@ impl Project {
             }
             SecretSlot::ServiceKey => self.service_key = sealed,
             SecretSlot::AnonKey => self.anon_key = sealed,
+            other => match sealed {
+                Some(s) => {
+                    self.extra.sealed.insert(other, s);
+                }
+                None => {
+                    self.extra.sealed.remove(&other);
+                }
+            },
         }
     }
 }
 
 /// A project's secrets, each sealed in the vault on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretSlot {
     /// The connection string.
@@ -132,11 +143,22 @@ pub enum SecretSlot {
     ServiceKey,
     /// Supabase anon key.
     AnonKey,
+    /// The passphrase backups are encrypted with.
+    BackupPassphrase,
+    /// An age identity (private key) that opens the backups, kept so this
+    /// machine restores without asking.
+    AgeIdentity,
 }
 
 impl SecretSlot {
     /// Every slot.
-    pub const ALL: [SecretSlot; 3] = [Self::DbUrl, Self::ServiceKey, Self::AnonKey];
+    pub const ALL: [SecretSlot; 5] = [
+        Self::DbUrl,
+        Self::ServiceKey,
+        Self::AnonKey,
+        Self::BackupPassphrase,
+        Self::AgeIdentity,
+    ];
 
     /// The slot's name, as the form field and the export column call it.
     pub fn as_str(self) -> &'static str {
@@ -144,6 +166,8 @@ impl SecretSlot {
             Self::DbUrl => "db_url",
             Self::ServiceKey => "service_key",
             Self::AnonKey => "anon_key",
+            Self::BackupPassphrase => "backup_passphrase",
+            Self::AgeIdentity => "age_identity",
         }
     }
 

@@ -10,7 +10,7 @@ use crate::engine::child::{ToolRun, run_killable};
 use crate::engine::dump::{DumpOutput, PartSink, SectionSplit, run_dump};
 use crate::engine::platform;
 use crate::engine::profile::{dump_args, roles_args};
-use crate::engine::set::{self, Manifest, SetWriter};
+use crate::engine::set::{self, Details, Manifest, Sealing, SetWriter};
 use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
 use crate::engine::sqlstream::{LineFilter, Sink};
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
@@ -83,6 +83,7 @@ impl Unlocked {
             pg_dump_version: None,
             parts: Vec::new(),
             pid: Some(std::process::id()),
+            extra: Default::default(),
         };
         self.catalog().put_backup(&record)?;
         self.log(
@@ -153,15 +154,53 @@ impl Unlocked {
         if !blockers.is_empty() {
             return Err(EngineError::Failed(blockers.join("; ")));
         }
-        let client =
-            or_cancel(cancel, async { Ok(connect(&info, CONNECT_TIMEOUT).await?) }).await?;
-        let server = or_cancel(cancel, async { Ok(server_info(&client, &info).await?) }).await?;
+        // Round trips count on a remote link: the tools are looked for while
+        // connecting, and the server's facts and the snapshot are asked for
+        // together (one snapshot for every part: the transaction that
+        // exports it stays open until the dump has read its tables).
+        let pg = |e: tokio_postgres::Error| {
+            EngineError::Failed(format!(
+                "cannot open the backup snapshot: {}",
+                db_message(e)
+            ))
+        };
+        let (client, found) = or_cancel(cancel, async {
+            let (client, found) = tokio::join!(connect(&info, CONNECT_TIMEOUT), self.find_tools());
+            Ok((client?, found?))
+        })
+        .await?;
+        let (server, snapshot) = or_cancel(cancel, async {
+            let (server, snap) = tokio::join!(
+                server_info(&client, &info),
+                client.simple_query(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                     SELECT pg_catalog.pg_export_snapshot(), \
+                     coalesce((SELECT rolsuper FROM pg_catalog.pg_roles \
+                               WHERE rolname = current_user), false)::text"
+                )
+            );
+            let row = snap
+                .map_err(pg)?
+                .into_iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                })
+                .ok_or_else(|| EngineError::Failed("the server exported no snapshot".into()))?;
+            let snapshot = (
+                row.get(0).unwrap_or_default().to_string(),
+                row.get(1) == Some("true"),
+            );
+            Ok((server?, snapshot))
+        })
+        .await?;
+        let (snapshot, superuser) = snapshot;
         let profile = req
             .profile
             .unwrap_or_else(|| default_profile(&info, Some(&server)));
         record.profile = profile;
         record.server_version = Some(server.version.to_string());
-        let (sets, override_dir) = self.find_tools().await?;
+        let (sets, override_dir) = found;
         let tools = choose_tools(&sets, server.version, override_dir.as_deref())?;
         record.pg_dump_version = Some(tools.version.to_string());
         let full = req.kind == BackupKind::Full;
@@ -180,31 +219,6 @@ impl Unlocked {
             return Err(EngineError::Cancelled);
         }
 
-        // One snapshot for every part: the transaction that exports it stays
-        // open until the dump has read its tables.
-        let pg = |e: tokio_postgres::Error| {
-            EngineError::Failed(format!(
-                "cannot open the backup snapshot: {}",
-                db_message(e)
-            ))
-        };
-        let (snapshot, superuser) = or_cancel(cancel, async {
-            client
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .await
-                .map_err(pg)?;
-            let row = client
-                .query_one(
-                    "SELECT pg_catalog.pg_export_snapshot(), \
-                     coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false)",
-                    &[],
-                )
-                .await
-                .map_err(pg)?;
-            Ok((row.get::<_, String>(0), row.get::<_, bool>(1)))
-        })
-        .await?;
-
         let writer = SetWriter::create(&record.path)?;
         let dbname = format!("--dbname={}", info.libpq_string_without_password());
         let password = info
@@ -216,6 +230,8 @@ impl Unlocked {
             password: password.clone(),
         };
         let compression = record.compression;
+        let sealing = self.project_sealing(project)?;
+        let encrypted = sealing.is_some();
 
         // pg_dump (every section, one catalog read), pg_dumpall (roles) and
         // the questions this backup asks inside the snapshot run at once;
@@ -236,8 +252,14 @@ impl Unlocked {
         let dump = async {
             let split = {
                 let part = |p: Part, f: Box<dyn LineFilter>| {
-                    PartSink::create(writer.part_path(p, compression.codec), p, compression, f)
-                        .map(Some)
+                    PartSink::create(
+                        writer.part_path(p, compression.codec, encrypted),
+                        p,
+                        compression,
+                        sealing.as_ref(),
+                        f,
+                    )
+                    .map(Some)
                 };
                 let parts = kind.parts();
                 let has = |p: Part| parts.contains(&p);
@@ -270,9 +292,10 @@ impl Unlocked {
                 return Ok(None);
             };
             let sink = PartSink::create(
-                writer.part_path(Part::Roles, compression.codec),
+                writer.part_path(Part::Roles, compression.codec, encrypted),
                 Part::Roles,
                 compression,
+                sealing.as_ref(),
                 RolesFilter::new(profile),
             )?;
             let r =
@@ -346,23 +369,11 @@ impl Unlocked {
         .map_err(|e| EngineError::Failed(format!("the backup task stopped: {e}")))??;
         parts.sort_by_key(|p| kind.parts().iter().position(|k| *k == p.part));
         let (roles, logins_without_password) = roles_found.unwrap_or_default();
-        let manifest = Manifest {
-            format: set::FORMAT,
-            tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
-            id: record.id,
-            project_id: project.id,
-            project_name: project.name.clone(),
-            environment: project.environment.to_string(),
-            kind: req.kind,
-            profile,
-            compression: record.compression,
+        let details = Details {
             source: info.masked(),
             server_version: server.version.to_string(),
             pg_dump_version: tools.version.to_string(),
             snapshot: Some(snapshot),
-            started_at: record.started_at,
-            finished_at: Utc::now(),
-            parts: parts.clone(),
             tables,
             roles,
             schemas: plan.schemas.clone(),
@@ -373,13 +384,33 @@ impl Unlocked {
                 Vec::new()
             },
         };
+        let details_file = writer.write_details(&details, sealing.as_ref())?;
+        let manifest = Manifest {
+            format: set::FORMAT,
+            tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
+            id: record.id,
+            project_id: project.id,
+            project_name: project.name.clone(),
+            environment: project.environment.to_string(),
+            kind: req.kind,
+            profile,
+            compression: record.compression,
+            started_at: record.started_at,
+            finished_at: Utc::now(),
+            parts: parts.clone(),
+            encryption: sealing.as_ref().map(Sealing::describe),
+            details: Some(details_file),
+            inline_details: Details::default(),
+        };
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
         let manifest_sha = writer.seal(&manifest)?;
+        record.extra.warnings = details.warnings();
+        record.extra.encryption = manifest.encryption.clone();
         record.bytes = parts.iter().map(|p| p.bytes).sum();
         record.raw_bytes = parts.iter().map(|p| p.raw_bytes).sum();
-        record.rows = manifest.rows();
+        record.rows = details.rows();
         record.parts = parts;
         record.manifest_sha256 = Some(manifest_sha);
         Ok(())

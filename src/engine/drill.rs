@@ -3,9 +3,9 @@
 
 use crate::domain::{ConnInfo, Level};
 use crate::engine::restore::RestoreRequest;
-use crate::engine::set::{BackupSet, SetRef};
+use crate::engine::set::{BackupSet, Details, Keys, SetRef};
 use crate::engine::test_connection::CONNECT_TIMEOUT;
-use crate::engine::{CancelToken, Engine, EngineError, Manifest, Progress};
+use crate::engine::{CancelToken, Engine, EngineError, Progress};
 use crate::pgtools::{connect, db_message, quote_ident};
 use serde::Serialize;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub struct DrillRequest {
     pub template: Option<String>,
     /// Keep the scratch database afterwards.
     pub keep: bool,
+    /// What opens the set, when it is encrypted.
+    pub keys: Keys,
 }
 
 /// How a drill went.
@@ -68,7 +70,9 @@ impl Engine {
         cancel: CancelToken,
     ) -> Result<DrillReport, EngineError> {
         let (dir, _, record) = self.locate_set(&req.source)?;
-        let manifest = BackupSet::open(&dir)?.manifest;
+        let set = BackupSet::open(&dir)?;
+        let details = set.details(&req.keys)?;
+        let manifest = set.manifest;
         let (server, keep) = (&req.server, req.keep);
         let scratch = format!(
             "supabackup_drill_{}_{}",
@@ -93,7 +97,7 @@ impl Engine {
         })?;
         let target = server.with_dbname(&scratch);
         let outcome = self
-            .drill_in(&manifest, &req.source, &target, progress, cancel)
+            .drill_in(&details, &req, &target, progress, cancel)
             .await;
         let kept = keep && outcome.is_ok();
         if !kept {
@@ -140,8 +144,8 @@ impl Engine {
 
     async fn drill_in(
         &self,
-        manifest: &Manifest,
-        source: &SetRef,
+        details: &Details,
+        req: &DrillRequest,
         target: &ConnInfo,
         progress: Arc<Progress>,
         cancel: CancelToken,
@@ -149,7 +153,8 @@ impl Engine {
         let restored = self
             .restore(
                 RestoreRequest {
-                    source: source.clone(),
+                    source: req.source.clone(),
+                    keys: req.keys.clone(),
                     target: target.clone(),
                     confirmed: true,
                 },
@@ -160,7 +165,7 @@ impl Engine {
         progress.set_current("comparing row counts");
         let client = connect(target, CONNECT_TIMEOUT).await?;
         let mut mismatches = Vec::new();
-        for t in &manifest.tables {
+        for t in &details.tables {
             let q = format!(
                 "SELECT count(*) FROM ONLY {}.{}",
                 quote_ident(&t.schema),
@@ -182,7 +187,7 @@ impl Engine {
         Ok(DrillReport {
             database: String::new(),
             kept: false,
-            tables_checked: manifest.tables.len(),
+            tables_checked: details.tables.len(),
             rows: restored.rows,
             mismatches,
             warnings: restored.warnings,

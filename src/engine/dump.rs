@@ -6,6 +6,7 @@
 
 use crate::domain::{Compression, Part, PartInfo, TableRows};
 use crate::engine::child::{ChildSlot, ToolRun, tail};
+use crate::engine::set::Sealing;
 use crate::engine::set::codec::PartWriter;
 use crate::engine::sqlstream::{Entry, LineFilter, Section, Sink, SqlStream};
 use crate::engine::{CancelToken, EngineError, Progress};
@@ -38,14 +39,17 @@ pub struct PartSink<F: LineFilter> {
 }
 
 impl<F: LineFilter> PartSink<F> {
-    /// Creates `file` (it must not exist) for `part`.
+    /// Creates `file` (it must not exist) for `part`, encrypted with
+    /// `sealing` when given.
     pub fn create(
         file: PathBuf,
         part: Part,
         compression: Compression,
+        sealing: Option<&Sealing>,
         filter: F,
     ) -> Result<Self, EngineError> {
-        let writer = PartWriter::create(&file, compression).map_err(|e| write_error(&file, e))?;
+        let writer =
+            PartWriter::create(&file, compression, sealing).map_err(|e| write_error(&file, e))?;
         Ok(Self {
             part,
             file,
@@ -446,9 +450,10 @@ GRANT SELECT ON TABLE \"app\".\"t\" TO \"r\";\n\n\
             on.then(|| {
                 PartSink::create(
                     dir.path()
-                        .join(crate::engine::set::part_file_name(part, c.codec)),
+                        .join(crate::engine::set::part_file_name(part, c.codec, false)),
                     part,
                     c,
+                    None,
                     Box::new(PassThrough) as Box<dyn LineFilter>,
                 )
                 .unwrap()

@@ -121,6 +121,7 @@ impl Engine {
             last_run_status: existing.and_then(|j| j.last_run_status),
             last_backup_id: existing.and_then(|j| j.last_backup_id),
             webhook_url: input.webhook_url.clone().filter(|u| !u.trim().is_empty()),
+            extra: existing.map(|j| j.extra.clone()).unwrap_or_default(),
         };
         job.next_run_at = next_run(&job, now, &chrono::Local);
         Ok(job)

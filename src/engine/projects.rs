@@ -1,6 +1,10 @@
 //! Adding, editing, listing and removing projects; secrets sealed on the way in.
 
-use crate::domain::{ConnInfo, Level, Project, ProjectId, ProjectInput, SecretSlot};
+use crate::domain::{
+    ConnInfo, EncryptionSetting, Extra, Level, Project, ProjectExtra, ProjectId, ProjectInput,
+    SecretSlot,
+};
+use crate::engine::set::{Keys, Sealing};
 use crate::engine::{Engine, EngineError, Unlocked};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -65,6 +69,7 @@ fn sealed_project(
     is_active: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    extra: Extra<ProjectExtra>,
 ) -> Result<Project, EngineError> {
     let seal = |slot: SecretSlot, v: &str| vault.seal_str(&slot.purpose(&id), v);
     Ok(Project {
@@ -84,6 +89,7 @@ fn sealed_project(
         is_active,
         created_at,
         updated_at,
+        extra,
     })
 }
 
@@ -123,7 +129,15 @@ impl Unlocked {
         let valid = input.validate()?;
         let now = Utc::now();
         let masked = valid.conninfo.masked();
-        let project = sealed_project(self.vault(), ProjectId::new(), valid, true, now, now)?;
+        let project = sealed_project(
+            self.vault(),
+            ProjectId::new(),
+            valid,
+            true,
+            now,
+            now,
+            Extra::default(),
+        )?;
         self.catalog().insert_project(&project)?;
         self.log(
             Level::Info,
@@ -170,6 +184,7 @@ impl Unlocked {
             patch.is_active.unwrap_or(current.is_active),
             current.created_at,
             Utc::now(),
+            current.extra.clone(),
         )?;
         self.catalog().update_project(&updated)?;
         self.log(
@@ -223,4 +238,146 @@ impl Unlocked {
             updated_at: project.updated_at,
         })
     }
+
+    /// How the project's backups are encrypted from now on. A passphrase
+    /// is sealed in the vault (backups run unattended); public keys need
+    /// nothing secret.
+    pub fn set_encryption(
+        &self,
+        id: ProjectId,
+        change: EncryptionChange,
+    ) -> Result<Project, EngineError> {
+        let mut project = self.project(id)?;
+        let (setting, passphrase) = match change {
+            EncryptionChange::Off => (EncryptionSetting::Off, None),
+            EncryptionChange::Recipients(keys) => {
+                Sealing::to_recipients(&keys)?;
+                let keys = keys.iter().map(|k| k.trim().to_string()).collect();
+                (EncryptionSetting::Recipients { recipients: keys }, None)
+            }
+            EncryptionChange::Passphrase(p) => {
+                if p.chars().count() < 12 {
+                    return Err(EngineError::Invalid(
+                        crate::domain::ValidationError::new(
+                            "passphrase",
+                            "must be at least 12 characters: it is all that protects the backups",
+                        )
+                        .into(),
+                    ));
+                }
+                (EncryptionSetting::Passphrase, Some(p))
+            }
+        };
+        let sealed = passphrase
+            .map(|p| {
+                self.vault()
+                    .seal_str(&SecretSlot::BackupPassphrase.purpose(&id), &p)
+            })
+            .transpose()?;
+        project.set_sealed(SecretSlot::BackupPassphrase, sealed);
+        let what = match &setting {
+            EncryptionSetting::Off => "off".to_string(),
+            EncryptionSetting::Recipients { recipients } => {
+                format!("to {}", recipients.join(", "))
+            }
+            EncryptionSetting::Passphrase => "with a passphrase".to_string(),
+        };
+        project.extra.encryption = setting;
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(
+            Level::Info,
+            Some(id),
+            format!("encryption of \"{}\"'s backups: {what}", project.name),
+        );
+        Ok(project)
+    }
+
+    /// Keeps an age identity (the text of an identity file) sealed in the
+    /// vault, so this machine opens the project's backups without asking;
+    /// `None` forgets it.
+    pub fn store_identity(
+        &self,
+        id: ProjectId,
+        identity: Option<Zeroizing<String>>,
+    ) -> Result<Project, EngineError> {
+        let mut project = self.project(id)?;
+        let sealed = match &identity {
+            Some(text) => {
+                Keys::none().add_identity_text(text, "the identity")?;
+                Some(
+                    self.vault()
+                        .seal_str(&SecretSlot::AgeIdentity.purpose(&id), text)?,
+                )
+            }
+            None => None,
+        };
+        project.set_sealed(SecretSlot::AgeIdentity, sealed);
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(
+            Level::Info,
+            Some(id),
+            format!(
+                "identity of \"{}\"'s backups {} the vault",
+                project.name,
+                if identity.is_some() {
+                    "kept in"
+                } else {
+                    "removed from"
+                }
+            ),
+        );
+        Ok(project)
+    }
+
+    /// What encrypts the project's next backup, if anything.
+    pub(crate) fn project_sealing(
+        &self,
+        project: &Project,
+    ) -> Result<Option<Sealing>, EngineError> {
+        Ok(match &project.extra.encryption {
+            EncryptionSetting::Off => None,
+            EncryptionSetting::Recipients { recipients } => {
+                Some(Sealing::to_recipients(recipients)?)
+            }
+            EncryptionSetting::Passphrase => {
+                let p = self
+                    .project_secret(project, SecretSlot::BackupPassphrase)?
+                    .ok_or_else(|| {
+                        EngineError::Failed(format!(
+                            "\"{}\" encrypts with a passphrase, but none is in the vault: set \
+                             it with `supabackup project edit \"{}\" --encrypt-passphrase`",
+                            project.name, project.name
+                        ))
+                    })?;
+                Some(Sealing::Passphrase(age::secrecy::SecretString::from(
+                    p.to_string(),
+                )))
+            }
+        })
+    }
+
+    /// The keys the vault holds for the project's backups: its passphrase
+    /// and its identity, when kept.
+    pub fn project_keys(&self, project: &Project) -> Result<Keys, EngineError> {
+        let mut keys = Keys::none();
+        if let Some(p) = self.project_secret(project, SecretSlot::BackupPassphrase)? {
+            keys.add_passphrase(age::secrecy::SecretString::from(p.to_string()));
+        }
+        if let Some(text) = self.project_secret(project, SecretSlot::AgeIdentity)? {
+            keys.add_identity_text(&text, "the identity kept in the vault")?;
+        }
+        Ok(keys)
+    }
+}
+
+/// A change to how a project's backups are encrypted.
+pub enum EncryptionChange {
+    /// Not encrypted.
+    Off,
+    /// To these age public keys (`age1...`).
+    Recipients(Vec<String>),
+    /// With this passphrase (sealed in the vault).
+    Passphrase(Zeroizing<String>),
 }

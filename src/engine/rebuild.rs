@@ -1,14 +1,18 @@
-//! Rebuilding backup records from the backup folder: when the catalog is
-//! lost, or backups were copied from another machine. Every manifest under
-//! the backup root is read and its checksums verified; unknown projects come
-//! back as inactive placeholders (their connection string must be entered
-//! again: it lived only in the lost catalog).
+//! Rebuilding the catalog. A damaged catalog file is first moved aside and
+//! replaced by a new one holding the newest good copy of its configuration
+//! (the vault, projects with their sealed secrets, schedules, settings).
+//! Then backup records are recreated from the backup folder: every manifest
+//! under the backup root is read and its checksums verified; projects no
+//! copy knew come back as inactive placeholders (their connection string
+//! must be entered again).
 
+use crate::datadir::DataDir;
 use crate::domain::{Environment, Level, Project, SecretSlot};
 use crate::engine::set::{self, BackupSet};
-use crate::engine::{EngineError, Unlocked};
+use crate::engine::{Engine, EngineError, Unlocked};
+use crate::store::{Catalog, CopySource, Salvage, StoreError};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -23,6 +27,68 @@ pub struct RebuildReport {
     pub placeholders: Vec<String>,
     /// Folders skipped, and why.
     pub skipped: Vec<(PathBuf, String)>,
+    /// When the catalog file was replaced first: what came from which copy.
+    pub salvage: Option<Salvage>,
+}
+
+impl Engine {
+    /// Opens the catalog for `catalog rebuild`. A readable catalog opens as
+    /// usual (and every record of it is read once). A damaged one, or any
+    /// with `from_copy`, is moved aside and replaced by a new catalog holding
+    /// the newest good copy's vault, projects, schedules and settings (or
+    /// `from_copy`'s); the report says what came from where.
+    pub fn open_for_rebuild(
+        data_dir: DataDir,
+        from_copy: Option<&Path>,
+    ) -> Result<(Engine, Option<Salvage>), EngineError> {
+        let damage = match Engine::open(data_dir.clone()) {
+            Ok(engine) => match engine.catalog().check() {
+                Ok(()) if from_copy.is_none() => return Ok((engine, None)),
+                Ok(()) => None,
+                Err(e) => Some(damage_detail(e)?),
+            },
+            Err(EngineError::Store(e)) => Some(damage_detail(e)?),
+            Err(e) => return Err(e),
+        };
+        let source = from_copy.map_or(CopySource::Newest, CopySource::File);
+        let salvage = Catalog::salvage(&data_dir.catalog_path(), source, damage)?;
+        let engine = Engine::open(data_dir)?;
+        engine.log(Level::Warning, None, salvage_summary(&salvage));
+        Ok((engine, Some(salvage)))
+    }
+}
+
+/// What is damaged, or the error itself when it is not damage (busy, too
+/// new, unwritable: a rebuild cannot help).
+fn damage_detail(e: StoreError) -> Result<String, EngineError> {
+    match e {
+        StoreError::Damaged { detail, .. } => Ok(detail),
+        StoreError::Corrupt {
+            table, key, detail, ..
+        } => Ok(format!("record {table}/{key} does not decode: {detail}")),
+        other => Err(other.into()),
+    }
+}
+
+/// One line for the activity log.
+fn salvage_summary(s: &Salvage) -> String {
+    let moved = match &s.moved_to {
+        Some(p) => format!("the old file was moved to {}", p.display()),
+        None => "there was no old file".to_string(),
+    };
+    let restored = match &s.copy {
+        Some(copy) => format!(
+            "{} project(s), {} schedule(s), {} setting(s){} restored from {}",
+            s.projects.len(),
+            s.schedules.len(),
+            s.settings.len(),
+            if s.vault { " and the vault" } else { "" },
+            copy.display()
+        ),
+        None => "no usable copy was found".to_string(),
+    };
+    let why = s.damage.as_deref().unwrap_or("asked for with --from-copy");
+    format!("catalog replaced ({why}): {moved}; {restored}")
 }
 
 impl Unlocked {
@@ -66,6 +132,7 @@ impl Unlocked {
                     is_active: false,
                     created_at: now,
                     updated_at: now,
+                    extra: Default::default(),
                 };
                 self.catalog().insert_project(&placeholder)?;
                 report.placeholders.push(name);

@@ -6,7 +6,7 @@ use crate::domain::{BackupId, ConnInfo, Level, Part, Profile};
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ChildSlot, ToolRun, run_killable, tail};
 use crate::engine::profile::{SUPABASE_MANAGED_SCHEMAS, schema_matches};
-use crate::engine::set::{BackupSet, Manifest, SetRef};
+use crate::engine::set::{BackupSet, Details, Keys, Manifest, SetRef};
 use crate::engine::sqlfilter::{
     REPLICA_LINE, WARNING_MARK, comment_out, is_blob_transaction, push_line,
 };
@@ -29,6 +29,9 @@ pub struct RestoreRequest {
     pub target: ConnInfo,
     /// The user agreed to replace what the target holds.
     pub confirmed: bool,
+    /// What opens the set, when it is encrypted (identity files, the
+    /// vault's keys, a passphrase); empty otherwise.
+    pub keys: Keys,
 }
 
 /// How a restore went.
@@ -230,6 +233,7 @@ struct NotValid {
 async fn inspect_target(
     target: &ConnInfo,
     manifest: &Manifest,
+    details: &Details,
 ) -> Result<TargetState, EngineError> {
     let client = connect(target, CONNECT_TIMEOUT).await?;
     let server = server_info(&client, target).await?;
@@ -272,7 +276,7 @@ async fn inspect_target(
     let existing_roles: Vec<String> = client
         .query(
             "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY($1) ORDER BY 1",
-            &[&manifest.roles],
+            &[&details.roles],
         )
         .await
         .map_err(q)?
@@ -334,13 +338,9 @@ async fn inspect_target(
 
 /// SQL that empties the schemas the backup recreates: other schemas are
 /// dropped, `public` is emptied (keeping extensions and the schema itself).
-fn clean_sql(manifest: &Manifest, state: &TargetState) -> String {
+fn clean_sql(details: &Details, state: &TargetState) -> String {
     let mut sql = String::from("-- supabackup: replacing what the target held\n");
-    for s in manifest
-        .schemas
-        .iter()
-        .filter(|s| state.schemas.contains(s))
-    {
+    for s in details.schemas.iter().filter(|s| state.schemas.contains(s)) {
         if s == "public" {
             sql.push_str(&format!(
                 "DO $supabackup$ DECLARE stmt text; BEGIN FOR stmt IN SELECT unnest(ARRAY( \
@@ -380,8 +380,8 @@ fn clean_sql(manifest: &Manifest, state: &TargetState) -> String {
 /// `TRUNCATE` of every backup table that exists when the data loads: those
 /// the target has now, and (after a clean) those the schema part recreated,
 /// empty. One statement, so foreign keys among them do not get in the way.
-fn truncate_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> String {
-    let survivors: Vec<String> = manifest
+fn truncate_sql(details: &Details, state: &TargetState, cleaned: bool) -> String {
+    let survivors: Vec<String> = details
         .tables
         .iter()
         .filter(|t| {
@@ -389,7 +389,7 @@ fn truncate_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> Stri
                 .tables
                 .iter()
                 .any(|(s, n)| *s == t.schema && *n == t.table)
-                || (cleaned && manifest.schemas.contains(&t.schema))
+                || (cleaned && details.schemas.contains(&t.schema))
         })
         .map(|t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.table)))
         .collect();
@@ -406,12 +406,12 @@ fn truncate_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> Stri
 /// the restore (a replacing restore drops the backup's schemas first) and
 /// that rows of the backup load into: SQL that drops them before the data
 /// and adds them back NOT VALID after it.
-fn not_valid_sql(manifest: &Manifest, state: &TargetState, cleaned: bool) -> (String, String) {
-    let stays = |schema: &str| !(cleaned && manifest.schemas.iter().any(|s| s == schema));
+fn not_valid_sql(details: &Details, state: &TargetState, cleaned: bool) -> (String, String) {
+    let stays = |schema: &str| !(cleaned && details.schemas.iter().any(|s| s == schema));
     let (mut before, mut after) = (String::new(), String::new());
     for c in state.not_valid.iter().filter(|c| stays(&c.schema)) {
         let loaded = c.domain
-            || manifest
+            || details
                 .tables
                 .iter()
                 .any(|t| t.schema == c.schema && t.table == c.object);
@@ -492,13 +492,20 @@ impl Engine {
         let started = std::time::Instant::now();
         progress.set_current("checking checksums");
         let (dir, expected, _) = self.locate_set(&req.source)?;
-        let set =
-            tokio::task::spawn_blocking(move || BackupSet::open_checked(&dir, expected.as_deref()))
-                .await
-                .map_err(|e| EngineError::Failed(e.to_string()))??;
+        let keys = req.keys.clone();
+        // Checksums, then (an encrypted set) the key against every file:
+        // all before anything touches the target.
+        let (set, details) = tokio::task::spawn_blocking(move || {
+            let set = BackupSet::open_checked(&dir, expected.as_deref())?;
+            set.check_keys(&keys)?;
+            let details = set.details(&keys)?;
+            Ok::<_, EngineError>((set, details))
+        })
+        .await
+        .map_err(|e| EngineError::Failed(e.to_string()))??;
         let manifest = set.manifest.clone();
         progress.set_current("inspecting the target");
-        let state = or_cancel(cancel, inspect_target(&req.target, &manifest)).await?;
+        let state = or_cancel(cancel, inspect_target(&req.target, &manifest, &details)).await?;
         let non_empty = !state.user_tables.is_empty();
         if non_empty && !req.confirmed {
             return Err(EngineError::NeedsConfirmation(format!(
@@ -531,13 +538,13 @@ impl Engine {
                 .find(|p| p.part.is_schema())
                 .map(|p| p.part)
                 .unwrap_or(Part::PreData);
-            prefixes.push((first_schema, clean_sql(&manifest, &state)));
+            prefixes.push((first_schema, clean_sql(&details, &state)));
         }
         if non_empty {
-            prefixes.push((Part::Data, truncate_sql(&manifest, &state, cleaned)));
+            prefixes.push((Part::Data, truncate_sql(&details, &state, cleaned)));
         }
         let mut suffixes: Vec<(Part, String)> = Vec::new();
-        let (drop_checks, add_checks) = not_valid_sql(&manifest, &state, cleaned);
+        let (drop_checks, add_checks) = not_valid_sql(&details, &state, cleaned);
         if !drop_checks.is_empty() && manifest.parts.iter().any(|p| p.part == Part::Data) {
             prefixes.push((Part::Data, drop_checks));
             suffixes.push((Part::Data, add_checks));
@@ -570,6 +577,7 @@ impl Engine {
         };
         let feed = Feed {
             set,
+            keys: req.keys.clone(),
             prefixes,
             suffixes,
             strip_replica: !state.replica_allowed,
@@ -580,7 +588,7 @@ impl Engine {
         // A backup from a newer major: its schema is tried first in a
         // transaction that is rolled back, so what the older server cannot
         // run is refused before anything changes.
-        let source_major = manifest.source_major();
+        let source_major = details.source_major();
         if state.server_major < source_major {
             progress.set_current(format!(
                 "checking that PostgreSQL {} can run this schema",
@@ -601,7 +609,7 @@ impl Engine {
                         "this backup comes from PostgreSQL {} (pg_dump {}) and the target runs \
                          PostgreSQL {}, which cannot run part of its schema: {why}. Nothing was \
                          changed: restore it into a PostgreSQL {source_major} or newer server",
-                        manifest.server_version, manifest.pg_dump_version, state.server_version
+                        details.server_version, details.pg_dump_version, state.server_version
                     )));
                 }
                 Err(e) => return Err(e),
@@ -624,7 +632,7 @@ impl Engine {
         if state.server_major < source_major {
             warnings.push(format!(
                 "restored a PostgreSQL {} backup into PostgreSQL {}",
-                manifest.server_version, state.server_version
+                details.server_version, state.server_version
             ));
         }
         warnings.extend(fed.notes);
@@ -644,7 +652,7 @@ impl Engine {
                 0
             },
             rows: fed.rows,
-            logins_without_password: manifest.logins_without_password.clone(),
+            logins_without_password: details.logins_without_password.clone(),
             warnings,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -655,6 +663,8 @@ impl Engine {
 #[derive(Clone)]
 struct Feed {
     set: BackupSet,
+    /// What opens the set, when it is encrypted.
+    keys: Keys,
     /// SQL written before a part.
     prefixes: Vec<(Part, String)>,
     /// SQL written after a part.
@@ -705,7 +715,7 @@ impl Feed {
                     break 'parts;
                 }
             }
-            let mut reader = self.set.part_reader(part)?;
+            let mut reader = self.set.part_reader(part, &self.keys)?;
             let filter = RestoreFilter {
                 strip_replica: self.strip_replica,
                 in_blobs: false,

@@ -13,15 +13,17 @@
 
 mod check;
 pub mod codec;
+pub mod crypt;
 mod manifest;
 
 pub use check::{PartCheck, VerifyReport, describe, verify_dir};
-pub use manifest::{FORMAT, MANIFEST, Manifest, SUMS};
+pub use crypt::{Encryption, Keys, Sealing};
+pub use manifest::{DETAILS, Details, FORMAT, FileInfo, MANIFEST, Manifest, SUMS};
 
 use crate::domain::{Backup, BackupId, BackupKind, BackupStatus, Codec, Part, PartInfo, Project};
 use crate::engine::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use codec::{decoder, private_dir, sha256_file};
+use codec::{private_dir, sha256_file, sql_reader};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -69,9 +71,15 @@ pub fn partial_dir(final_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| final_dir.with_extension("partial"))
 }
 
-/// A part's file name: `<part>.sql<codec suffix>`.
-pub fn part_file_name(part: Part, codec: Codec) -> String {
-    format!("{}.sql{}", part.as_str(), codec.suffix())
+/// A part's file name: `<part>.sql<codec suffix>`, and `.age` when the set
+/// is encrypted (compressed first, then encrypted).
+pub fn part_file_name(part: Part, codec: Codec, encrypted: bool) -> String {
+    format!(
+        "{}.sql{}{}",
+        part.as_str(),
+        codec.suffix(),
+        if encrypted { ".age" } else { "" }
+    )
 }
 
 /// Every set folder under the backup root (`<root>/<project>/<set>` holding
@@ -140,7 +148,7 @@ impl BackupSet {
         })
     }
 
-    /// Reads the set and checks every part's size and SHA-256 (and the
+    /// Reads the set and checks every file's size and SHA-256 (and the
     /// manifest's, when the catalog recorded it): what a restore does before
     /// anything touches the target.
     pub fn open_checked(dir: &Path, expected_manifest: Option<&str>) -> Result<Self, EngineError> {
@@ -152,19 +160,49 @@ impl BackupSet {
                     .into(),
             ));
         }
-        for p in &set.manifest.parts {
-            let path = set.part_path(p);
+        let files = set
+            .manifest
+            .parts
+            .iter()
+            .map(|p| (&p.file, p.bytes, &p.sha256))
+            .chain(
+                set.manifest
+                    .details
+                    .iter()
+                    .map(|d| (&d.file, d.bytes, &d.sha256)),
+            );
+        for (file, size, expected) in files {
+            let path = set.dir.join(file);
             let (bytes, sha) = sha256_file(&path)
                 .map_err(|e| EngineError::io("cannot read the backup file", &path, e))?;
-            if bytes != p.bytes || sha != p.sha256 {
+            if bytes != size || sha != *expected {
                 return Err(EngineError::Failed(format!(
-                    "{} is damaged (its checksum does not match the manifest): nothing was \
-                     restored; restore an older backup",
-                    p.file
+                    "{file} is damaged (its checksum does not match the manifest): nothing was \
+                     restored; restore an older backup"
                 )));
             }
         }
         Ok(set)
+    }
+
+    /// True when the parts and details are encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.manifest.encryption.is_some()
+    }
+
+    /// The keys to read this set with: `keys` when it is encrypted, none
+    /// when it is not.
+    fn keys<'a>(&self, keys: &'a Keys) -> Option<&'a Keys> {
+        self.encrypted().then_some(keys)
+    }
+
+    /// What the set says about the data (decrypted with `keys` when the set
+    /// is encrypted; sets of format 1 carry it in the manifest).
+    pub fn details(&self, keys: &Keys) -> Result<Details, EngineError> {
+        match &self.manifest.details {
+            Some(info) => check::read_details(&self.dir, info, self.keys(keys)),
+            None => Ok(self.manifest.inline_details.clone()),
+        }
     }
 
     /// Where a part's file is.
@@ -172,17 +210,57 @@ impl BackupSet {
         self.dir.join(&part.file)
     }
 
-    /// A part's SQL, decompressed as it is read.
-    pub fn part_reader(&self, part: &PartInfo) -> Result<Box<dyn Read + Send>, EngineError> {
+    /// A part's SQL, decrypted (with `keys`, when the set is encrypted) and
+    /// decompressed as it is read.
+    pub fn part_reader(
+        &self,
+        part: &PartInfo,
+        keys: &Keys,
+    ) -> Result<Box<dyn Read + Send>, EngineError> {
         let path = self.part_path(part);
         let file = std::fs::File::open(&path)
             .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
-        decoder(file, self.manifest.compression.codec)
-            .map_err(|e| EngineError::io("cannot decompress", &path, e))
+        sql_reader(
+            file,
+            self.manifest.compression.codec,
+            self.keys(keys),
+            &part.file,
+        )
     }
 
-    /// The catalog record this set stands for (for a rebuild).
+    /// Checks that `keys` open every encrypted file of the set (the age
+    /// header of each: a wrong key or passphrase shows here, before a
+    /// restore touches its target; the checksums cover the rest). Nothing
+    /// to check for a set that is not encrypted. Blocking.
+    pub fn check_keys(&self, keys: &Keys) -> Result<(), EngineError> {
+        if !self.encrypted() {
+            return Ok(());
+        }
+        let files = self
+            .manifest
+            .parts
+            .iter()
+            .map(|p| &p.file)
+            .chain(self.manifest.details.iter().map(|d| &d.file));
+        for file in files {
+            let path = self.dir.join(file);
+            let f = std::fs::File::open(&path)
+                .map_err(|e| EngineError::io("cannot open the backup file", &path, e))?;
+            keys.open(std::io::BufReader::new(f), file)?;
+        }
+        Ok(())
+    }
+
+    /// The catalog record this set stands for (for a rebuild); rows and
+    /// versions when the details read without a key (not for an encrypted
+    /// set).
     pub fn record(&self) -> Backup {
+        let details = if self.encrypted() {
+            None
+        } else {
+            self.details(&Keys::none()).ok()
+        };
+        let details = details.as_ref();
         let m = &self.manifest;
         Backup {
             id: m.id,
@@ -195,17 +273,21 @@ impl BackupSet {
             path: self.dir.clone(),
             bytes: m.parts.iter().map(|p| p.bytes).sum(),
             raw_bytes: m.parts.iter().map(|p| p.raw_bytes).sum(),
-            rows: m.rows(),
+            rows: details.map(Details::rows).unwrap_or(0),
             started_at: m.started_at,
             finished_at: Some(m.finished_at),
             manifest_sha256: Some(self.manifest_sha.clone()),
             error: None,
             pinned: false,
             job_id: None,
-            server_version: Some(m.server_version.clone()),
-            pg_dump_version: Some(m.pg_dump_version.clone()),
+            server_version: details.map(|d| d.server_version.clone()),
+            pg_dump_version: details.map(|d| d.pg_dump_version.clone()),
             parts: m.parts.clone(),
             pid: None,
+            extra: crate::domain::Extra(crate::domain::BackupExtra {
+                warnings: details.map(Details::warnings).unwrap_or_default(),
+                encryption: m.encryption.clone(),
+            }),
         }
     }
 }
@@ -248,8 +330,28 @@ impl SetWriter {
     }
 
     /// Where a part's file goes.
-    pub fn part_path(&self, part: Part, codec: Codec) -> PathBuf {
-        self.partial.join(part_file_name(part, codec))
+    pub fn part_path(&self, part: Part, codec: Codec, encrypted: bool) -> PathBuf {
+        self.partial.join(part_file_name(part, codec, encrypted))
+    }
+
+    /// Writes the details file (`details.json`, or `details.json.age`
+    /// encrypted with `sealing`), fsynced.
+    pub fn write_details(
+        &self,
+        details: &Details,
+        sealing: Option<&Sealing>,
+    ) -> Result<FileInfo, EngineError> {
+        let file = format!("{DETAILS}{}", if sealing.is_some() { ".age" } else { "" });
+        let path = self.partial.join(&file);
+        let json = serde_json::to_vec_pretty(details)
+            .map_err(|e| EngineError::Failed(format!("cannot encode the details: {e}")))?;
+        let (bytes, sha256) = codec::write_small(&path, &json, sealing)
+            .map_err(|e| EngineError::io("cannot write", &path, e))?;
+        Ok(FileInfo {
+            file,
+            bytes,
+            sha256,
+        })
     }
 
     /// Writes `manifest.json` and `SHA256SUMS` (each fsynced), then moves the

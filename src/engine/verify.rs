@@ -1,23 +1,25 @@
 //! Verifying a backup: the set's checks (see `set::check`), logged.
 
 use crate::domain::Level;
-use crate::engine::set::{SetRef, VerifyReport, describe, verify_dir};
+use crate::engine::set::{Keys, SetRef, VerifyReport, describe, verify_dir};
 use crate::engine::{Engine, EngineError, Progress};
 use std::sync::Arc;
 
 impl Engine {
-    /// Verifies a set (by id or folder): every checksum, every part
-    /// decompressed to its end.
+    /// Verifies a set (by id or folder): every checksum; every part
+    /// decompressed to its end (decrypted with `keys` first when the set is
+    /// encrypted; without keys an encrypted set gets its checksums checked).
     pub async fn verify(
         &self,
         set: &SetRef,
+        keys: &Keys,
         progress: Arc<Progress>,
     ) -> Result<VerifyReport, EngineError> {
         let (dir, expected, record) = self.locate_set(set)?;
         let exp = expected.clone();
-        let p = progress.clone();
+        let (p, k) = (progress.clone(), keys.clone());
         let d = dir.clone();
-        let report = tokio::task::spawn_blocking(move || verify_dir(&d, exp.as_deref(), &p))
+        let report = tokio::task::spawn_blocking(move || verify_dir(&d, exp.as_deref(), &k, &p))
             .await
             .map_err(|e| EngineError::Failed(e.to_string()))?;
         progress.finish();

@@ -93,7 +93,13 @@ pub fn discover_in(dirs: &[PathBuf]) -> Vec<ToolSet> {
             continue;
         }
         let canonical = pg_dump.canonicalize().unwrap_or_else(|_| pg_dump.clone());
-        if seen_paths.contains(&canonical) {
+        // Debian's /usr/bin/pg_dump is its pg_wrapper script, which picks one
+        // of the /usr/lib/postgresql/*/bin tools (searched too) and costs a
+        // Perl start per call.
+        let is_wrapper = canonical
+            .file_stem()
+            .is_some_and(|n| n.to_string_lossy() != "pg_dump");
+        if is_wrapper || seen_paths.contains(&canonical) {
             continue;
         }
         seen_paths.push(canonical);

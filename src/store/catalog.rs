@@ -1,22 +1,44 @@
 //! The `Catalog`: typed access to the redb file, one transaction per call.
+//! Every redb call runs guarded: a damaged file (a corruption error, or a
+//! panic inside redb) gives `StoreError::Damaged`, never a crash. Commits
+//! that change the configuration refresh the copies in `catalog-copies/`.
 
-use crate::domain::{
-    Activity, Backup, BackupId, BackupJob, JobId, Project, ProjectId, Sealed, SecretSlot,
-};
-use crate::store::StoreError;
-use crate::store::records::{self, decode, encode};
+mod backups;
+mod copy;
+mod jobs;
+mod projects;
+mod vault;
+
+use crate::store::copies::{COPIES_DIR, CopyDir};
 use crate::store::tables::*;
-use crate::vault::VaultHeader;
-use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use crate::store::{StoreError, guard};
+use redb::{
+    Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The schema version this binary writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The catalog, open and locked by this process.
 pub struct Catalog {
-    db: Database,
+    /// `None` only while dropping.
+    db: Option<Database>,
     path: PathBuf,
+    /// `None` for a catalog in memory.
+    copies: Option<CopyDir>,
+    /// Set once the file showed damage: every later call says so.
+    broken: AtomicBool,
+}
+
+/// Whether a commit changes what the copies hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The vault, projects, schedules or settings: refresh the copies.
+    Config,
+    /// Backup records, the activity log, the schema: no copy needed.
+    Records,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -25,18 +47,47 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        // Closing a damaged file can fail inside redb too.
+        if let Some(db) = self.db.take() {
+            let _ = guard::catch(move || drop(db));
+        }
+    }
+}
+
 impl Catalog {
-    /// Opens (or creates) the catalog file. A second process gets `InUse`;
-    /// a file from a newer binary gets `TooNew`.
+    /// Opens (or creates) the catalog file and checks every page of it. A
+    /// second process gets `InUse`; a file from a newer binary `TooNew`; a
+    /// damaged file `Damaged`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_path_buf()),
-            other => StoreError::Open {
-                path: path.to_path_buf(),
-                detail: other.to_string(),
-            },
-        })?;
-        Self::init(db, path.to_path_buf())
+        let copies = CopyDir::beside(path);
+        let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+        if empty && copies.has_latest() {
+            // redb would start afresh in an empty file; with copies around,
+            // this catalog had content and lost it.
+            return Err(damaged(path, "the file is empty".into()));
+        }
+        let db = match guard::catch(|| open_checked(path)) {
+            Ok(opened) => opened?,
+            Err(panic) => {
+                return Err(damaged(
+                    path,
+                    format!("the file could not be read: {panic}"),
+                ));
+            }
+        };
+        let catalog = Self {
+            db: Some(db),
+            path: path.to_path_buf(),
+            copies: Some(copies),
+            broken: AtomicBool::new(false),
+        };
+        catalog.init()?;
+        if catalog.copies.as_ref().is_some_and(|c| !c.has_latest()) {
+            catalog.refresh_copies();
+        }
+        Ok(catalog)
     }
 
     /// A catalog in memory, for tests.
@@ -47,39 +98,57 @@ impl Catalog {
                 path: PathBuf::from(":memory:"),
                 detail: e.to_string(),
             })?;
-        Self::init(db, PathBuf::from(":memory:"))
+        let catalog = Self {
+            db: Some(db),
+            path: PathBuf::from(":memory:"),
+            copies: None,
+            broken: AtomicBool::new(false),
+        };
+        catalog.init()?;
+        Ok(catalog)
     }
 
-    fn init(db: Database, path: PathBuf) -> Result<Self, StoreError> {
+    fn init(&self) -> Result<(), StoreError> {
         // Most opens find everything in place: check with a read so that a
         // plain open (or a refused password) commits nothing.
-        if Self::is_current(&db)? {
-            return Ok(Self { db, path });
+        if self.read(is_current)? {
+            return Ok(());
         }
-        let txn = db.begin_write()?;
-        {
-            let mut meta = txn.open_table(META)?;
-            let found = meta
-                .get(META_SCHEMA_VERSION)?
-                .map(|v| v.value().try_into().map(u32::from_le_bytes));
-            match found {
-                None => {
-                    meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_le_bytes()[..])?;
+        let path = self.path.clone();
+        // A migration changes the records the copies hold: refresh them.
+        self.write(Scope::Config, move |txn| {
+            {
+                let mut meta = txn.open_table(META)?;
+                let found = meta
+                    .get(META_SCHEMA_VERSION)?
+                    .map(|v| v.value().try_into().map(u32::from_le_bytes));
+                match found {
+                    None => {
+                        meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_le_bytes()[..])?;
+                    }
+                    Some(Ok(v)) if v < SCHEMA_VERSION => {
+                        migrate(txn, v)?;
+                        meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_le_bytes()[..])?;
+                    }
+                    Some(Ok(v)) if v > SCHEMA_VERSION => {
+                        return Err(StoreError::TooNew {
+                            found: v,
+                            supported: SCHEMA_VERSION,
+                            path,
+                        });
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => {
+                        return Err(StoreError::Corrupt {
+                            table: "meta",
+                            key: META_SCHEMA_VERSION.into(),
+                            detail: "not a 4-byte number".into(),
+                        });
+                    }
                 }
-                Some(Ok(v)) if v > SCHEMA_VERSION => {
-                    return Err(StoreError::TooNew {
-                        found: v,
-                        supported: SCHEMA_VERSION,
-                        path,
-                    });
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) => {
-                    return Err(StoreError::Corrupt {
-                        table: "meta",
-                        key: META_SCHEMA_VERSION.into(),
-                        detail: "not a 4-byte number".into(),
-                    });
+                if meta.get(META_CATALOG_ID)?.is_none() {
+                    let id = uuid::Uuid::new_v4().as_u128();
+                    meta.insert(META_CATALOG_ID, &id.to_le_bytes()[..])?;
                 }
             }
             txn.open_table(PROJECTS)?;
@@ -89,31 +158,8 @@ impl Catalog {
             txn.open_table(JOB_NAMES)?;
             txn.open_table(SETTINGS)?;
             txn.open_table(ACTIVITY)?;
-        }
-        txn.commit()?;
-        Ok(Self { db, path })
-    }
-
-    /// True when the schema version is current and every table exists (a
-    /// newer schema is refused by `init`'s write path).
-    fn is_current(db: &Database) -> Result<bool, StoreError> {
-        let txn = db.begin_read()?;
-        let meta = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
-        let version = meta
-            .get(META_SCHEMA_VERSION)?
-            .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
-        Ok(version == Some(SCHEMA_VERSION)
-            && txn.open_table(PROJECTS).is_ok()
-            && txn.open_table(PROJECT_NAMES).is_ok()
-            && txn.open_table(BACKUPS).is_ok()
-            && txn.open_table(JOBS).is_ok()
-            && txn.open_table(JOB_NAMES).is_ok()
-            && txn.open_table(SETTINGS).is_ok()
-            && txn.open_table(ACTIVITY).is_ok())
+            Ok(())
+        })
     }
 
     /// The catalog file.
@@ -121,382 +167,165 @@ impl Catalog {
         &self.path
     }
 
+    /// The folder of this catalog's copies.
+    pub fn copies_dir(&self) -> PathBuf {
+        copies_dir(&self.path)
+    }
+
     /// The schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        let v = meta.get(META_SCHEMA_VERSION)?;
-        Ok(
-            v.and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes))
-                .unwrap_or(0),
-        )
+        self.read(|txn| {
+            let meta = txn.open_table(META)?;
+            let v = meta.get(META_SCHEMA_VERSION)?;
+            Ok(
+                v.and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes))
+                    .unwrap_or(0),
+            )
+        })
     }
 
-    // ---- vault ----
+    // ---- guarded access ----
 
-    /// The vault header, once a master password has been set.
-    pub fn vault_header(&self) -> Result<Option<VaultHeader>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        match meta.get(META_VAULT)? {
-            Some(v) => decode("meta", META_VAULT, v.value()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Stores the header of a new vault. Refuses to replace an existing one.
-    pub fn init_vault(&self, header: &VaultHeader) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut meta = txn.open_table(META)?;
-            if meta.get(META_VAULT)?.is_some() {
-                return Err(StoreError::NameTaken {
-                    what: "vault",
-                    name: "master password".into(),
-                });
-            }
-            meta.insert(META_VAULT, encode(header).as_slice())?;
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Replaces the vault header and every project's sealed secrets in one
-    /// transaction: `reseal` maps (slot, old sealed) to new sealed bytes.
-    pub fn reseal_vault<E>(
+    /// Runs `f` on the database; a panic inside redb or an error that means
+    /// the file is damaged becomes `Damaged` (and so does every later call).
+    fn guarded<T>(
         &self,
-        header: &VaultHeader,
-        mut reseal: impl FnMut(&Project, SecretSlot, &Sealed) -> Result<Sealed, E>,
-    ) -> Result<Result<usize, E>, StoreError> {
-        let txn = self.db.begin_write()?;
-        let mut count = 0;
-        {
-            let mut projects = txn.open_table(PROJECTS)?;
-            let all: Vec<Project> = records::all(&projects, "projects")?;
-            for mut p in all {
-                let snapshot = p.clone();
-                for slot in SecretSlot::ALL {
-                    if let Some(old) = snapshot.sealed(slot) {
-                        match reseal(&snapshot, slot, old) {
-                            Ok(s) => p.set_sealed(slot, Some(s)),
-                            Err(e) => return Ok(Err(e)),
-                        }
-                    }
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(self.damaged("an earlier read of the file failed".into()));
+        }
+        let Some(db) = self.db.as_ref() else {
+            return Err(self.damaged("the file is closed".into()));
+        };
+        match guard::catch(|| f(db)) {
+            Ok(Err(StoreError::Db(e))) => match guard::damage(&e) {
+                Some(detail) => {
+                    self.broken.store(true, Ordering::SeqCst);
+                    Err(self.damaged(detail))
                 }
-                projects.insert(p.id.as_u128(), encode(&p).as_slice())?;
-                count += 1;
-            }
-            let mut meta = txn.open_table(META)?;
-            meta.insert(META_VAULT, encode(header).as_slice())?;
-        }
-        txn.commit()?;
-        Ok(Ok(count))
-    }
-
-    // ---- projects ----
-
-    /// Every project, sorted by name.
-    pub fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let mut all: Vec<Project> = records::all(&txn.open_table(PROJECTS)?, "projects")?;
-        all.sort_by_key(|p| p.name.to_lowercase());
-        Ok(all)
-    }
-
-    /// One project by id.
-    pub fn project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
-        let txn = self.db.begin_read()?;
-        records::get(&txn.open_table(PROJECTS)?, "projects", id.as_u128())
-    }
-
-    /// A project by name (case-insensitive), full id, or short id.
-    pub fn find_project(&self, key: &str) -> Result<Project, StoreError> {
-        let txn = self.db.begin_read()?;
-        let projects = txn.open_table(PROJECTS)?;
-        let names = txn.open_table(PROJECT_NAMES)?;
-        let id = match names.get(key.trim().to_lowercase().as_str())? {
-            Some(id) => Some(id.value()),
-            None => resolve_id(&projects, key)?,
-        };
-        let found = match id {
-            Some(id) => records::get(&projects, "projects", id)?,
-            None => None,
-        };
-        found.ok_or_else(|| StoreError::NotFound {
-            what: "project",
-            key: key.to_string(),
-            list: "project list",
-        })
-    }
-
-    /// Adds a project; its name must be unused.
-    pub fn insert_project(&self, project: &Project) -> Result<(), StoreError> {
-        self.put_project(project, None)
-    }
-
-    /// Replaces a project (renames keep the name index in step).
-    pub fn update_project(&self, project: &Project) -> Result<(), StoreError> {
-        let old = self
-            .project(project.id)?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "project",
-                key: project.id.to_string(),
-                list: "project list",
-            })?;
-        self.put_project(project, Some(&old.name))
-    }
-
-    fn put_project(&self, project: &Project, old_name: Option<&str>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut names = txn.open_table(PROJECT_NAMES)?;
-            let lower = project.name.to_lowercase();
-            if let Some(existing) = names.get(lower.as_str())?
-                && existing.value() != project.id.as_u128()
-            {
-                return Err(StoreError::NameTaken {
-                    what: "project",
-                    name: project.name.clone(),
-                });
-            }
-            if let Some(old) = old_name {
-                names.remove(old.to_lowercase().as_str())?;
-            }
-            names.insert(lower.as_str(), project.id.as_u128())?;
-            let mut projects = txn.open_table(PROJECTS)?;
-            projects.insert(project.id.as_u128(), encode(project).as_slice())?;
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Removes a project and its schedules; its backups stay (they are the
-    /// user's copies) and keep the project's name.
-    pub fn remove_project(&self, id: ProjectId) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
-        let mut removed_jobs = 0;
-        {
-            let mut projects = txn.open_table(PROJECTS)?;
-            let Some(p) = records::get::<Project>(&projects, "projects", id.as_u128())? else {
-                return Err(StoreError::NotFound {
-                    what: "project",
-                    key: id.to_string(),
-                    list: "project list",
-                });
-            };
-            projects.remove(id.as_u128())?;
-            txn.open_table(PROJECT_NAMES)?
-                .remove(p.name.to_lowercase().as_str())?;
-            let mut jobs = txn.open_table(JOBS)?;
-            let mut job_names = txn.open_table(JOB_NAMES)?;
-            let all: Vec<BackupJob> = records::all(&jobs, "backup_jobs")?;
-            for j in all.iter().filter(|j| j.project_id == id) {
-                jobs.remove(j.id.as_u128())?;
-                job_names.remove(j.name.to_lowercase().as_str())?;
-                removed_jobs += 1;
+                None => Err(StoreError::Db(e)),
+            },
+            Ok(done) => done,
+            Err(panic) => {
+                self.broken.store(true, Ordering::SeqCst);
+                Err(self.damaged(format!("the file could not be read: {panic}")))
             }
         }
-        txn.commit()?;
-        Ok(removed_jobs)
     }
 
-    // ---- backups ----
-
-    /// Every backup, newest first.
-    pub fn backups(&self) -> Result<Vec<Backup>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let mut all: Vec<Backup> = records::all(&txn.open_table(BACKUPS)?, "backups")?;
-        all.sort_by_key(|b| std::cmp::Reverse(b.started_at));
-        Ok(all)
+    /// A read transaction.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.guarded(|db| f(&db.begin_read()?))
     }
 
-    /// How many backup records there are.
-    pub fn backup_count(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(BACKUPS)?.len()?)
-    }
-
-    /// One backup by id.
-    pub fn backup(&self, id: BackupId) -> Result<Option<Backup>, StoreError> {
-        let txn = self.db.begin_read()?;
-        records::get(&txn.open_table(BACKUPS)?, "backups", id.as_u128())
-    }
-
-    /// A backup by full or short id (a unique prefix).
-    pub fn find_backup(&self, key: &str) -> Result<Backup, StoreError> {
-        let txn = self.db.begin_read()?;
-        let backups = txn.open_table(BACKUPS)?;
-        let found = match resolve_id(&backups, key)? {
-            Some(id) => records::get(&backups, "backups", id)?,
-            None => None,
-        };
-        found.ok_or_else(|| StoreError::NotFound {
-            what: "backup",
-            key: key.to_string(),
-            list: "backups",
-        })
-    }
-
-    /// Inserts or replaces a backup record.
-    pub fn put_backup(&self, backup: &Backup) -> Result<(), StoreError> {
-        self.put_backups(std::slice::from_ref(backup))
-    }
-
-    /// Inserts or replaces many backup records in one transaction.
-    pub fn put_backups(&self, backups: &[Backup]) -> Result<(), StoreError> {
-        if backups.is_empty() {
-            // redb would still write and fsync an empty commit.
-            return Ok(());
-        }
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(BACKUPS)?;
-            for b in backups {
-                table.insert(b.id.as_u128(), encode(b).as_slice())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Removes a backup record (the caller removes its folder first).
-    pub fn delete_backup(&self, id: BackupId) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
-        let existed = txn.open_table(BACKUPS)?.remove(id.as_u128())?.is_some();
-        txn.commit()?;
-        Ok(existed)
-    }
-
-    // ---- jobs ----
-
-    /// Every job, sorted by name.
-    pub fn jobs(&self) -> Result<Vec<BackupJob>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let mut all: Vec<BackupJob> = records::all(&txn.open_table(JOBS)?, "backup_jobs")?;
-        all.sort_by_key(|j| j.name.to_lowercase());
-        Ok(all)
-    }
-
-    /// One job by id.
-    pub fn job(&self, id: JobId) -> Result<Option<BackupJob>, StoreError> {
-        let txn = self.db.begin_read()?;
-        records::get(&txn.open_table(JOBS)?, "backup_jobs", id.as_u128())
-    }
-
-    /// A job by name (case-insensitive) or id.
-    pub fn find_job(&self, key: &str) -> Result<BackupJob, StoreError> {
-        let txn = self.db.begin_read()?;
-        let jobs = txn.open_table(JOBS)?;
-        let names = txn.open_table(JOB_NAMES)?;
-        let id = match names.get(key.trim().to_lowercase().as_str())? {
-            Some(id) => Some(id.value()),
-            None => resolve_id(&jobs, key)?,
-        };
-        let found = match id {
-            Some(id) => records::get(&jobs, "backup_jobs", id)?,
-            None => None,
-        };
-        found.ok_or_else(|| StoreError::NotFound {
-            what: "schedule",
-            key: key.to_string(),
-            list: "schedule list",
-        })
-    }
-
-    /// Inserts or replaces a job; its name must be unused by another job.
-    pub fn put_job(&self, job: &BackupJob) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut jobs = txn.open_table(JOBS)?;
-            let mut names = txn.open_table(JOB_NAMES)?;
-            let lower = job.name.to_lowercase();
-            if let Some(existing) = names.get(lower.as_str())?
-                && existing.value() != job.id.as_u128()
-            {
-                return Err(StoreError::NameTaken {
-                    what: "schedule",
-                    name: job.name.clone(),
-                });
-            }
-            if let Some(old) = records::get::<BackupJob>(&jobs, "backup_jobs", job.id.as_u128())? {
-                names.remove(old.name.to_lowercase().as_str())?;
-            }
-            names.insert(lower.as_str(), job.id.as_u128())?;
-            jobs.insert(job.id.as_u128(), encode(job).as_slice())?;
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Removes a job.
-    pub fn remove_job(&self, id: JobId) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
-        let existed;
-        {
-            let mut jobs = txn.open_table(JOBS)?;
-            let old: Option<BackupJob> = records::get(&jobs, "backup_jobs", id.as_u128())?;
-            existed = old.is_some();
-            if let Some(old) = old {
-                jobs.remove(id.as_u128())?;
-                txn.open_table(JOB_NAMES)?
-                    .remove(old.name.to_lowercase().as_str())?;
-            }
-        }
-        txn.commit()?;
-        Ok(existed)
-    }
-
-    // ---- settings ----
-
-    /// A setting's value, if set.
-    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(SETTINGS)?;
-        Ok(table.get(key)?.map(|v| v.value().to_string()))
-    }
-
-    /// Sets (or with `None`, clears) a setting.
-    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(SETTINGS)?;
-            match value {
-                Some(v) => {
-                    table.insert(key, v)?;
-                }
-                None => {
-                    table.remove(key)?;
-                }
-            }
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    // ---- activity ----
-
-    /// Appends to the activity log.
-    pub fn log(&self, entry: &Activity) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(ACTIVITY)?;
-            let next = table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(0);
-            table.insert(next, encode(entry).as_slice())?;
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// The newest `limit` activity entries, newest first.
-    pub fn activity(&self, limit: usize) -> Result<Vec<Activity>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(ACTIVITY)?;
-        let mut out = Vec::new();
-        for entry in table.iter()?.rev().take(limit) {
-            let (k, v) = entry?;
-            out.push(decode("activity", k.value(), v.value())?);
+    /// A write transaction, committed when `f` succeeds; a `Config` commit
+    /// refreshes the copies.
+    fn write<T>(
+        &self,
+        scope: Scope,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let out = self.guarded(|db| {
+            let txn = db.begin_write()?;
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })?;
+        if scope == Scope::Config {
+            self.refresh_copies();
         }
         Ok(out)
+    }
+
+    fn damaged(&self, detail: String) -> StoreError {
+        damaged(&self.path, detail)
+    }
+}
+
+/// Opens the file with redb and checks every page's checksum (a file that
+/// was not closed cleanly is repaired first, by redb).
+fn open_checked(path: &Path) -> Result<Database, StoreError> {
+    let mut db = Database::create(path).map_err(|e| open_error(path, e))?;
+    db.check_integrity().map_err(|e| open_error(path, e))?;
+    Ok(db)
+}
+
+fn open_error(path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_path_buf()),
+        other => {
+            let e = redb::Error::from(other);
+            match guard::damage(&e) {
+                Some(detail) => damaged(path, detail),
+                None => StoreError::Open {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// Brings the records of schema `from` up to the current one, in the
+/// opening write transaction (all or nothing).
+///
+/// 1 → 2: projects, schedules and backups end in an `Extra` (JSON text that
+/// later fields go into without another migration); an older record gets an
+/// empty one, which postcard writes as one zero byte.
+fn migrate(txn: &WriteTransaction, from: u32) -> Result<(), StoreError> {
+    if from < 2 {
+        for table in [PROJECTS, JOBS, BACKUPS] {
+            let mut t = txn.open_table(table)?;
+            let old: Vec<(u128, Vec<u8>)> = t
+                .iter()?
+                .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
+                .collect::<Result<_, _>>()?;
+            for (key, mut bytes) in old {
+                bytes.push(0);
+                t.insert(key, bytes.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True when the schema version is current, the catalog has its identity
+/// and every table exists (a newer schema is refused by `init`'s write path).
+fn is_current(txn: &ReadTransaction) -> Result<bool, StoreError> {
+    let meta = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let version = meta
+        .get(META_SCHEMA_VERSION)?
+        .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
+    Ok(version == Some(SCHEMA_VERSION)
+        && meta.get(META_CATALOG_ID)?.is_some()
+        && txn.open_table(PROJECTS).is_ok()
+        && txn.open_table(PROJECT_NAMES).is_ok()
+        && txn.open_table(BACKUPS).is_ok()
+        && txn.open_table(JOBS).is_ok()
+        && txn.open_table(JOB_NAMES).is_ok()
+        && txn.open_table(SETTINGS).is_ok()
+        && txn.open_table(ACTIVITY).is_ok())
+}
+
+/// `catalog-copies/` beside the catalog file.
+pub(crate) fn copies_dir(catalog: &Path) -> PathBuf {
+    catalog.parent().unwrap_or(Path::new(".")).join(COPIES_DIR)
+}
+
+/// The damaged-catalog error for the file at `path`.
+pub(crate) fn damaged(path: &Path, detail: String) -> StoreError {
+    StoreError::Damaged {
+        path: path.to_path_buf(),
+        copies: copies_dir(path),
+        detail,
     }
 }
 
@@ -528,115 +357,4 @@ fn resolve_id(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Environment;
-    use chrono::Utc;
-
-    fn project(name: &str) -> Project {
-        Project {
-            id: ProjectId::new(),
-            name: name.into(),
-            description: String::new(),
-            environment: Environment::Staging,
-            db_url: Sealed(vec![1, 2, 3]),
-            service_key: None,
-            anon_key: None,
-            is_active: true,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
-    }
-
-    #[test]
-    fn project_names_are_unique_regardless_of_case() {
-        let c = Catalog::in_memory().unwrap();
-        let a = project("Shop");
-        c.insert_project(&a).unwrap();
-        assert!(matches!(
-            c.insert_project(&project("shop")),
-            Err(StoreError::NameTaken { .. })
-        ));
-        assert_eq!(c.find_project("SHOP").unwrap().id, a.id);
-        assert_eq!(c.find_project(&a.id.short()).unwrap().id, a.id);
-        let mut renamed = a.clone();
-        renamed.name = "Store".into();
-        c.update_project(&renamed).unwrap();
-        assert!(c.find_project("shop").is_err());
-        c.insert_project(&project("Shop")).unwrap();
-        assert_eq!(c.projects().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn a_damaged_record_is_reported_not_a_panic() {
-        let c = Catalog::in_memory().unwrap();
-        let txn = c.db.begin_write().unwrap();
-        txn.open_table(PROJECTS)
-            .unwrap()
-            .insert(7u128, &[0xff, 0xff, 0xff][..])
-            .unwrap();
-        txn.commit().unwrap();
-        let err = c.projects().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StoreError::Corrupt {
-                    table: "projects",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(err.to_string().contains("damaged"));
-    }
-
-    #[test]
-    fn settings_and_activity_round_trip() {
-        let c = Catalog::in_memory().unwrap();
-        c.set_setting("theme", Some("dark")).unwrap();
-        assert_eq!(c.setting("theme").unwrap().as_deref(), Some("dark"));
-        c.set_setting("theme", None).unwrap();
-        assert_eq!(c.setting("theme").unwrap(), None);
-        for i in 0..3 {
-            c.log(&Activity::now(
-                crate::domain::Level::Info,
-                None,
-                format!("e{i}"),
-            ))
-            .unwrap();
-        }
-        let recent = c.activity(2).unwrap();
-        assert_eq!(recent.len(), 2);
-        assert_eq!(recent[0].message, "e2");
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.redb");
-        {
-            let c = Catalog::open(&path).unwrap();
-            let txn = c.db.begin_write().unwrap();
-            txn.open_table(META)
-                .unwrap()
-                .insert(META_SCHEMA_VERSION, &99u32.to_le_bytes()[..])
-                .unwrap();
-            txn.commit().unwrap();
-        }
-        let err = Catalog::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
-    }
-
-    #[test]
-    fn a_second_open_is_in_use() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.redb");
-        let _first = Catalog::open(&path).unwrap();
-        let err = Catalog::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::InUse(_)));
-        assert!(
-            err.to_string()
-                .contains("in use by another supabackup process")
-        );
-    }
-}
+mod tests;

@@ -26,10 +26,30 @@ pub enum StoreError {
         /// The catalog file.
         path: PathBuf,
     },
+    /// The catalog file is damaged: redb reported corruption or panicked
+    /// while opening or reading it.
+    #[error(
+        "the catalog is damaged ({detail}). Your backups on disk are not affected: run \
+         `supabackup catalog rebuild`; it moves the damaged file aside, brings back projects, \
+         schedules, settings and the master-password vault from the newest good copy, and backup \
+         records from the backup folders (catalog: {}; copies: {})",
+        path.display(),
+        copies.display()
+    )]
+    Damaged {
+        /// The catalog file.
+        path: PathBuf,
+        /// The folder of the catalog's copies.
+        copies: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
     /// A record did not decode.
     #[error(
-        "catalog record {table}/{key} is damaged ({detail}): run `supabackup catalog rebuild` \
-         to recreate backup records from the backup folder"
+        "the catalog is damaged (record {table}/{key} does not decode: {detail}). Your backups on \
+         disk are not affected: run `supabackup catalog rebuild`; it moves the damaged file \
+         aside, brings back projects, schedules, settings and the master-password vault from the \
+         newest good copy, and backup records from the backup folders"
     )]
     Corrupt {
         /// Table name.
@@ -65,9 +85,31 @@ pub enum StoreError {
         /// What redb said.
         detail: String,
     },
+    /// A copy of the catalog could not be used or a file could not be moved
+    /// while rebuilding.
+    #[error("{context}: {detail} ({})", path.display())]
+    File {
+        /// What was being done.
+        context: String,
+        /// The file or folder.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
     /// redb failed during a transaction.
     #[error("catalog error: {0}")]
     Db(#[from] redb::Error),
+}
+
+impl StoreError {
+    /// True when the catalog file itself is damaged (`catalog rebuild`
+    /// replaces it), as opposed to being busy, too new or unwritable.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Damaged { .. } | StoreError::Corrupt { .. }
+        )
+    }
 }
 
 macro_rules! from_redb {

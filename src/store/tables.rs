@@ -2,7 +2,7 @@
 
 use redb::TableDefinition;
 
-/// Catalog-wide values: `schema_version`, `vault`.
+/// Catalog-wide values: `schema_version`, `vault`, `catalog_id`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Projects by id.
 pub const PROJECTS: TableDefinition<u128, &[u8]> = TableDefinition::new("projects");
@@ -23,3 +23,6 @@ pub const ACTIVITY: TableDefinition<u64, &[u8]> = TableDefinition::new("activity
 pub const META_SCHEMA_VERSION: &str = "schema_version";
 /// Meta key of the vault header (postcard).
 pub const META_VAULT: &str = "vault";
+
+/// Meta key of the catalog's identity (u128, little-endian), which its copies carry.
+pub const META_CATALOG_ID: &str = "catalog_id";

@@ -208,7 +208,12 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                 None,
                 false,
                 move |p, _c| async move {
-                    match engine.verify(&SetRef::Id(id), p).await {
+                    let keys = engine
+                        .backup_record(id)
+                        .and_then(|b| engine.project(b.project_id))
+                        .and_then(|p| engine.project_keys(&p))
+                        .unwrap_or_default();
+                    match engine.verify(&SetRef::Id(id), &keys, p).await {
                         Ok(r) if r.ok() => (true, format!("Backup {} is intact", id.short())),
                         Ok(r) => (
                             false,
@@ -233,11 +238,17 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         Ok(s) => s,
                         Err(err) => return (false, err.to_string()),
                     };
+                    let keys = engine
+                        .backup_record(backup)
+                        .and_then(|b| engine.project(b.project_id))
+                        .and_then(|p| engine.project_keys(&p))
+                        .unwrap_or_default();
                     let req = DrillRequest {
                         source: SetRef::Id(backup),
                         server,
                         template: None,
                         keep: false,
+                        keys,
                     };
                     let r = match engine.drill(req, p, c).await {
                         Ok(d) if d.ok() => (
@@ -276,10 +287,16 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                 None,
                 false,
                 move |p, c| async move {
+                    let keys = engine
+                        .backup_record(backup)
+                        .and_then(|b| engine.project(b.project_id))
+                        .and_then(|p| engine.project_keys(&p))
+                        .unwrap_or_default();
                     let req = RestoreRequest {
                         source: SetRef::Id(backup),
                         target: target.clone(),
                         confirmed,
+                        keys,
                     };
                     let r = match engine.restore(req, p, c).await {
                         Ok(r) => (

@@ -3,8 +3,8 @@
 //! catalog says what happened, no secret leaks.
 
 use crate::blocking::{Lock, pg_dump_pids, wait_dump_blocked};
-use crate::cli::{Run, Sb, contains};
-use crate::pg::{PgCluster, SUPERUSER_PASSWORD, encode, pg_bin};
+use crate::cli::{Run, Sb, assert_no_secret};
+use crate::pg::{PgCluster, SUPERUSER_PASSWORD, pg_bin};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,6 +90,7 @@ fn a_killed_pg_dump_fails_the_backup_and_keeps_nothing() {
         err.contains("pg_dump failed (killed) during the pre-data part"),
         "{err}"
     );
+    assert_no_secret("the error", err, SUPERUSER_PASSWORD);
     no_partial_files(&sb);
     assert_eq!(sb.backups()[0]["status"], "failed");
 }
@@ -107,7 +108,12 @@ fn a_server_that_goes_away_mid_dump_fails_the_backup_cleanly() {
     assert_eq!(v["status"], "failed");
     let err = v["error"].as_str().unwrap();
     assert!(err.contains("pg_dump failed"), "{err}");
-    assert!(!err.contains(SUPERUSER_PASSWORD));
+    assert_no_secret("the error", err, SUPERUSER_PASSWORD);
+    assert_no_secret("stderr", &stderr, SUPERUSER_PASSWORD);
+    for b in sb.backups() {
+        assert_no_secret("the history", b.to_string(), SUPERUSER_PASSWORD);
+    }
+    assert_no_secret("the data dir", sb.all_bytes(), SUPERUSER_PASSWORD);
     no_partial_files(&sb);
 }
 
@@ -246,24 +252,27 @@ fn the_password_never_appears_in_any_childs_arguments() {
     let b = sb.backup("P", &[]);
     let id = b["id"].as_str().unwrap();
     pg.create_db("copy");
-    sb.run(&["restore", id, "--to-url", &pg.url("copy")]).ok();
-    sb.run(&["verify", id, "--restore-to", &pg.url("postgres")])
+    let restore = sb.run(&["restore", id, "--to-url", &pg.url("copy")]).ok();
+    let drill = sb
+        .run(&["verify", id, "--restore-to", &pg.url("postgres")])
         .ok();
     let text = std::fs::read_to_string(&log).unwrap();
     for tool in ["pg_dump --dbname=", "pg_dumpall --dbname=", "psql -X"] {
         assert!(text.contains(tool), "{tool} was not run: {text}");
     }
-    assert!(text.contains("pg_dump PGPASSWORD=set"));
-    assert!(text.contains("psql PGPASSWORD=set"));
-    assert!(
-        !text.contains(SUPERUSER_PASSWORD),
-        "password in argv: {text}"
-    );
-    assert!(!text.contains(&encode(SUPERUSER_PASSWORD)));
-    assert!(
-        !contains(&sb.all_bytes(), SUPERUSER_PASSWORD),
-        "password in the data dir"
-    );
+    for tool in ["pg_dump", "pg_dumpall", "psql"] {
+        let line = format!("{tool} PGPASSWORD=set");
+        assert!(text.contains(&line), "{tool} got no password: {text}");
+    }
+    assert_no_secret("a child's arguments", &text, SUPERUSER_PASSWORD);
+    for (what, run) in [("restore", &restore), ("drill", &drill)] {
+        assert_no_secret(
+            what,
+            format!("{}{}", run.stdout, run.stderr),
+            SUPERUSER_PASSWORD,
+        );
+    }
+    assert_no_secret("the data dir", sb.all_bytes(), SUPERUSER_PASSWORD);
 }
 
 #[test]
@@ -301,13 +310,31 @@ fn the_restore_drill_passes_and_catches_wrong_row_counts() {
             .unwrap()
             .success()
     );
-    let manifest = std::fs::read_to_string(copy.join("manifest.json")).unwrap();
-    let mut m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-    for t in m["tables"].as_array_mut().unwrap() {
+    // The row counts are in details.json; its size and checksum are in the
+    // manifest, and both are in SHA256SUMS: all rewritten to match.
+    let details = std::fs::read_to_string(copy.join("details.json")).unwrap();
+    let mut d: serde_json::Value = serde_json::from_str(&details).unwrap();
+    for t in d["tables"].as_array_mut().unwrap() {
         if t["table"] == "small" {
             t["rows"] = serde_json::json!(3);
         }
     }
+    let details = serde_json::to_vec_pretty(&d).unwrap();
+    std::fs::write(copy.join("details.json"), &details).unwrap();
+    let sha = Command::new("sha256sum")
+        .arg("details.json")
+        .current_dir(&copy)
+        .output()
+        .unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let manifest = std::fs::read_to_string(copy.join("manifest.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    m["details"]["sha256"] = serde_json::json!(sha);
+    m["details"]["bytes"] = serde_json::json!(details.len());
     std::fs::write(
         copy.join("manifest.json"),
         serde_json::to_vec_pretty(&m).unwrap(),
@@ -315,7 +342,7 @@ fn the_restore_drill_passes_and_catches_wrong_row_counts() {
     .unwrap();
     let sums = Command::new("sh")
         .arg("-c")
-        .arg("grep -v manifest.json SHA256SUMS > s && sha256sum manifest.json >> s && mv s SHA256SUMS")
+        .arg("sha256sum *.zst details.json manifest.json > SHA256SUMS")
         .current_dir(&copy)
         .status()
         .unwrap();

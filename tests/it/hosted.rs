@@ -15,7 +15,7 @@
 //!
 //! Backups and restores here run as `postgres`, never as a superuser.
 
-use crate::cli::Sb;
+use crate::cli::{Sb, assert_no_secret};
 use crate::fixture::{TABLES, USER_APP, digest};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD, pg_bin};
 use std::collections::BTreeMap;
@@ -250,17 +250,17 @@ fn a_full_backup_made_as_postgres_restores_as_postgres_into_a_fresh_project() {
     );
     assert!(test.stdout.contains("passwords"), "{}", test.stdout);
 
-    let r = sb.run(&["backup", "Hosted", "--json"]).ok();
-    let b = r.json();
+    let backup = sb.run(&["backup", "Hosted", "--json"]).ok();
+    let b = backup.json();
     assert_eq!(b["profile"], "supabase");
     let warnings = b["warnings"].to_string();
-    assert!(warnings.contains("app_reader"), "{}", r.stdout);
+    assert!(warnings.contains("app_reader"), "{}", backup.stdout);
     let dir = crate::sections::dir_of(&b);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["role_passwords"], false);
+    let details: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("details.json")).unwrap()).unwrap();
+    assert_eq!(details["role_passwords"], false);
     assert_eq!(
-        manifest["logins_without_password"],
+        details["logins_without_password"],
         serde_json::json!(["app_reader"])
     );
     let post = crate::sections::part_text(&dir, "post-data.sql.zst");
@@ -320,4 +320,11 @@ fn a_full_backup_made_as_postgres_restores_as_postgres_into_a_fresh_project() {
         ),
         "dee"
     );
+    // The role's password, in no form, in what was printed or kept
+    // (backup parts decompressed).
+    for (what, run) in [("test", &test), ("backup", &backup), ("restore", &r)] {
+        let said = format!("{}{}", run.stdout, run.stderr);
+        assert_no_secret(what, said, SUPERUSER_PASSWORD);
+    }
+    assert_no_secret("the data dir", sb.all_bytes(), SUPERUSER_PASSWORD);
 }

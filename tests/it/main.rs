@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod encryption;
 #[allow(dead_code)] // Harness helpers; not every subset of tests uses all of them.
 mod pg;
 
 mod blocking;
 mod catalog_crash;
+mod catalog_damage;
 mod failures;
 mod fixture;
 mod hosted;
@@ -19,4 +21,6 @@ mod sections;
 mod tool_versions;
 #[cfg(feature = "gui")]
 mod ui;
+#[cfg(feature = "gui")]
+mod ui_standin;
 mod versions;

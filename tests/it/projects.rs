@@ -1,6 +1,6 @@
 //! Projects through the CLI, as a newcomer uses them.
 
-use crate::cli::{MASTER, Run, Sb, contains};
+use crate::cli::{MASTER, Run, Sb, assert_no_secret};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
 
 #[test]
@@ -93,6 +93,7 @@ fn wrong_password_is_refused_with_one_line_and_changes_nothing() {
             &[("SUPABACKUP_PASSWORD", "not the password")],
         )
         .expect_code(2);
+    assert_no_secret("the refusal", &r.stderr, "not the password");
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("wrong master password"));
     let after = sb.run(&["project", "list", "--json"]).ok();
@@ -180,8 +181,11 @@ fn plaintext_secrets_never_reach_the_catalog_listings_or_logs() {
         ])
         .ok();
     let list = sb.run(&["project", "list", "--json"]).ok();
+    let table = sb.run(&["project", "list"]).ok();
     let show = sb.run(&["project", "show", "Leaky"]).ok();
+    let show_json = sb.run(&["project", "show", "Leaky", "--json"]).ok();
     let test = sb.run(&["project", "test", "Leaky"]).ok();
+    let test_json = sb.run(&["project", "test", "Leaky", "--json"]).ok();
     let bytes = sb.all_bytes();
     for secret in [
         SUPERUSER_PASSWORD,
@@ -189,16 +193,19 @@ fn plaintext_secrets_never_reach_the_catalog_listings_or_logs() {
         "anon-key-Xy7NoLeak",
         MASTER,
     ] {
-        for (what, text) in [
-            ("add", &r.stdout),
-            ("add stderr", &r.stderr),
-            ("list", &list.stdout),
-            ("show", &show.stdout),
-            ("test", &test.stdout),
+        for (what, run) in [
+            ("add", &r),
+            ("list --json", &list),
+            ("list", &table),
+            ("show", &show),
+            ("show --json", &show_json),
+            ("test", &test),
+            ("test --json", &test_json),
         ] {
-            assert!(!text.contains(secret), "{secret} leaked in {what}: {text}");
+            assert_no_secret(&format!("{what} stdout"), &run.stdout, secret);
+            assert_no_secret(&format!("{what} stderr"), &run.stderr, secret);
         }
-        assert!(!contains(&bytes, secret), "{secret} found in the data dir");
+        assert_no_secret("the data dir", &bytes, secret);
     }
     assert!(
         show.stdout.contains("service_key:  ****eak9"),
@@ -303,6 +310,8 @@ fn a_server_that_is_down_gets_a_clear_error() {
     let r = sb.run(&["project", "test", "Down"]).expect_code(1);
     assert!(r.stdout.contains("connection refused"), "{}", r.stdout);
     assert!(r.stdout.contains("NOT READY"));
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert_no_secret("the connection error", said, SUPERUSER_PASSWORD);
 }
 
 #[test]
@@ -336,8 +345,20 @@ fn settings_are_validated_and_kept() {
     sb.run(&["settings", "set", "default-level", "12"])
         .expect_code(2);
     sb.run(&["settings", "set", "default-level", "9"]).ok();
+    sb.run(&["settings", "set", "retry-delay", "0"])
+        .expect_code(2);
+    sb.run(&["settings", "set", "retry-delay", "5"]).ok();
     let v = sb.run(&["info", "--json"]).ok().json();
     assert_eq!(v["backup_root"], root.to_str().unwrap());
+    // A new process reads back what was kept, refused values not among them.
+    for (key, want) in [
+        ("default-compression", "xz"),
+        ("default-level", "9"),
+        ("retry-delay", "5"),
+    ] {
+        let r = sb.run(&["settings", "get", key]).ok();
+        assert_eq!(r.stdout.trim(), want, "{key}");
+    }
 }
 
 #[test]

@@ -61,10 +61,10 @@ fn supabase_full_backup_restores_into_a_fresh_project() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let details: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("details.json")).unwrap()).unwrap();
     let rows = |t: &str| {
-        manifest["tables"]
+        details["tables"]
             .as_array()
             .unwrap()
             .iter()
@@ -86,7 +86,7 @@ fn supabase_full_backup_restores_into_a_fresh_project() {
         "platform migrations are left out"
     );
     assert_eq!(rows("realtime.schema_migrations"), None);
-    assert_eq!(manifest["roles"], serde_json::json!(["app_reader"]));
+    assert_eq!(details["roles"], serde_json::json!(["app_reader"]));
 
     let r = sb
         .run(&[
@@ -275,13 +275,23 @@ fn putting_last_night_back_on_the_same_server() {
          UPDATE public.big SET payload = 'oops' WHERE id < 1000; \
          CREATE TABLE public.stray (x int); DROP MATERIALIZED VIEW public.team_sizes;",
     );
+    let damaged = digests(&src, "postgres");
+    assert_ne!(damaged, before);
     let refused = sb
         .run(&["restore", id, "--to-url", &src.url("postgres")])
         .expect_code(2);
     assert!(refused.stderr.contains("already has"), "{}", refused.stderr);
-    assert_ne!(
+    assert_eq!(
         digests(&src, "postgres"),
-        before,
+        damaged,
+        "a refused restore changes nothing"
+    );
+    assert_eq!(
+        src.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'stray'"
+        ),
+        "1",
         "a refused restore changes nothing"
     );
     // ...put last night back.

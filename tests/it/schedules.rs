@@ -1,10 +1,12 @@
 //! Schedules from the CLI: adding, run-due, two run-due at once, retention,
 //! the daemon, webhooks, the SQLite export and catalog rebuild.
 
-use crate::cli::{MASTER, Run, Sb, contains};
+use crate::cli::{MASTER, Run, Sb, assert_no_secret};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use supabackup::store::Catalog;
 
@@ -230,32 +232,73 @@ fn retention_trims_old_backups_but_keeps_pinned_and_manual_ones() {
     );
 }
 
+/// One HTTP request: its head (request line and headers) and its body.
+struct Request {
+    head: String,
+    body: String,
+}
+
+/// Listens on 127.0.0.1 for one request, answers 204 and hands it over;
+/// gives up after `limit` (an error then, never a hang).
+fn one_request(limit: Duration) -> (u16, mpsc::Receiver<Result<Request, String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        let _ = tx.send(Err(format!("no request within {limit:?}")));
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("accept: {e}")));
+                    return;
+                }
+            }
+        };
+        let _ = tx.send(read_request(stream).map_err(|e| format!("read the request: {e}")));
+    });
+    (port, rx)
+}
+
+/// Reads one request from `s` and answers 204 No Content.
+fn read_request(mut s: TcpStream) -> std::io::Result<Request> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(s.try_clone()?);
+    let (mut head, mut len) = (String::new(), 0);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")?;
+    Ok(Request {
+        head,
+        body: String::from_utf8_lossy(&body).to_string(),
+    })
+}
+
 #[test]
 fn a_failing_schedule_calls_its_webhook_and_is_retried() {
     let (mut pg, sb) = setup();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hook = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut reader = BufReader::new(s.try_clone().unwrap());
-        let mut len = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-            .unwrap();
-        String::from_utf8(body).unwrap()
-    });
+    // One retry, 1 s after the first failure (30 s by default).
+    sb.run(&["settings", "set", "retry-delay", "1"]).ok();
+    let (port, hook) = one_request(Duration::from_secs(20));
     sb.run(&[
         "schedule",
         "add",
@@ -273,23 +316,80 @@ fn a_failing_schedule_calls_its_webhook_and_is_retried() {
     pg.stop_now();
     make_due(&sb);
     let started = Instant::now();
-    let r = sb.run(&["run-due", "--json"]).expect_code(1);
+    // Well short of the default 30 s back-off: a delay that is not honoured
+    // fails here, in seconds.
+    let r = sb
+        .run_within(&["run-due", "--json"], Duration::from_secs(15))
+        .expect_code(1);
     assert!(
-        started.elapsed() >= Duration::from_secs(29),
-        "one retry after 30 s"
+        r.stderr
+            .contains("schedule \"doomed\": attempt 1 failed, retrying in 1s"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "run-due took {:?}, less than the 1 s retry-delay",
+        started.elapsed()
+    );
+    assert!(
+        r.stderr.contains("FAILED after 2 attempt(s)"),
+        "{}",
+        r.stderr
     );
     let reports = r.json();
-    assert_eq!(reports[0]["attempts"], 2);
+    assert_eq!(reports[0]["ok"], false);
+    assert_eq!(reports[0]["attempts"], 2, "{}", r.stdout);
     assert!(
         reports[0]["message"]
             .as_str()
             .unwrap()
-            .contains("connection refused")
+            .contains("connection refused"),
+        "{}",
+        r.stdout
     );
-    let body: serde_json::Value = serde_json::from_str(&hook.join().unwrap()).unwrap();
+    // run-due calls the webhook before it exits: the request is here already.
+    let req = hook
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("the webhook was not called ({e})"))
+        .unwrap_or_else(|e| panic!("the webhook was not called: {e}"));
+    assert!(req.head.starts_with("POST /hook "), "{}", req.head);
+    assert!(
+        req.head
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{}",
+        req.head
+    );
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body["event"], "backup_failed");
     assert_eq!(body["schedule"], "doomed");
-    assert!(!body.to_string().contains(SUPERUSER_PASSWORD));
+    assert_eq!(body["project"], "App");
+    assert_eq!(body["attempts"], 2, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{body}"
+    );
+    for (what, text) in [
+        ("the webhook", &req.body),
+        ("run-due stdout", &r.stdout),
+        ("run-due stderr", &r.stderr),
+    ] {
+        assert_no_secret(what, text, SUPERUSER_PASSWORD);
+        assert_no_secret(what, text, MASTER);
+    }
+    let log = std::fs::read_to_string(sb.data_dir().join("supabackup.log")).unwrap();
+    assert!(
+        log.contains("schedule \"doomed\" attempt 1 failed; retrying in 1s"),
+        "{log}"
+    );
+    assert!(
+        log.contains("schedule \"doomed\" failed after 2 attempt(s)"),
+        "{log}"
+    );
     let v = sb.run(&["schedule", "list", "--json"]).ok().json();
     assert_eq!(v[0]["last_run_status"], "failed");
 }
@@ -388,17 +488,29 @@ fn sqlite_export_has_the_rows_and_no_plaintext_secret() {
     drop(db);
     let bytes = std::fs::read(&out).unwrap();
     for secret in [SUPERUSER_PASSWORD, "svc-secret-key-1234", MASTER] {
-        assert!(!contains(&bytes, secret), "{secret} in the export");
+        assert_no_secret("the export", &bytes, secret);
     }
-    // Re-export replaces the file.
+    // Re-export replaces the file: the new backup is there, nothing twice.
+    sb.backup("App", &[]);
     sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
-    assert!(rusqlite::Connection::open(&out).is_ok());
-    let sqlite3 = Command::new("sqlite3")
+    let db = rusqlite::Connection::open(&out).unwrap();
+    let count = |t: &str| -> i64 {
+        db.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(
+        (count("projects"), count("backup_jobs"), count("backups")),
+        (1, 1, 2)
+    );
+    drop(db);
+    // Any SQLite reads it (the sqlite3 shell, where installed).
+    match Command::new("sqlite3")
         .arg(&out)
         .arg("SELECT name FROM projects")
-        .output();
-    if let Ok(o) = sqlite3 {
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "App");
+        .output()
+    {
+        Ok(o) => assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "App"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "sqlite3: {e}"),
     }
 }
 

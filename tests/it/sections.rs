@@ -171,7 +171,9 @@ fn post_data_objects_and_not_valid_constraints_round_trip() {
         .map(|p| p["part"].as_str().unwrap())
         .collect();
     assert_eq!(parts, ["roles", "pre-data", "data", "post-data"]);
-    let odd = manifest["tables"]
+    let details: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("details.json")).unwrap()).unwrap();
+    let odd = details["tables"]
         .as_array()
         .unwrap()
         .iter()

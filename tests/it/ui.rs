@@ -2,8 +2,9 @@
 //! engine on a fresh data dir and a real PostgreSQL. Accessibility checks on.
 
 use crate::blocking::{Lock, wait_dump_blocked};
-use crate::cli::{MASTER, Sb};
-use crate::pg::PgCluster;
+use crate::cli::{MASTER, Sb, assert_no_secret};
+use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
+use crate::ui_standin::screen_text;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::time::{Duration, Instant};
@@ -169,6 +170,7 @@ fn adding_a_project_shows_errors_at_the_field_then_saves() {
             .is_none(),
         "errors clear as the user types"
     );
+    assert_no_secret("the form", screen_text(&h), SUPERUSER_PASSWORD);
     click(&mut h, "Test connection");
     step_until(&mut h, "the connection test", |a| {
         matches!(
@@ -192,6 +194,12 @@ fn adding_a_project_shows_errors_at_the_field_then_saves() {
         a.state.data.projects.len() == 1
     });
     assert!(h.state().state.project_form.is_none());
+    // The card shows the URL with the password masked, and in no other form.
+    assert_no_secret("the Projects panel", screen_text(&h), SUPERUSER_PASSWORD);
+    assert!(
+        h.query_by_label_contains("postgres:****@127.0.0.1")
+            .is_some()
+    );
     // The next form starts without this one's test result.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
     h.step();

@@ -51,10 +51,10 @@ fn each_server_major_gets_the_pg_dump_of_its_own_major() {
         assert!(dir.contains(&format!("/{m}/")), "PostgreSQL {m}: {dir}");
         let b = sb.backup(&name, &["--profile", "postgres"]);
         let dir = crate::sections::dir_of(&b);
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-        assert_eq!(major(&manifest, "server_version"), m);
-        assert_eq!(major(&manifest, "pg_dump_version"), m, "{manifest}");
+        let details: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("details.json")).unwrap()).unwrap();
+        assert_eq!(major(&details, "server_version"), m);
+        assert_eq!(major(&details, "pg_dump_version"), m, "{details}");
     }
 }
 

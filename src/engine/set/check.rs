@@ -3,8 +3,9 @@
 
 use crate::domain::{BackupId, PartInfo};
 use crate::engine::Progress;
-use crate::engine::set::codec::{HashReader, decoder, sha256_file};
-use crate::engine::set::manifest::{MANIFEST, Manifest, read_sums};
+use crate::engine::set::codec::{HashReader, sha256_file, sql_reader};
+use crate::engine::set::crypt::Keys;
+use crate::engine::set::manifest::{Details, FileInfo, MANIFEST, Manifest, read_sums};
 use serde::Serialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub struct VerifyReport {
     pub parts: Vec<PartCheck>,
     /// Problems outside the parts (manifest, SHA256SUMS).
     pub problems: Vec<String>,
+    /// Every part was also decrypted and decompressed to its end (false for
+    /// an encrypted set verified without its key: checksums only).
+    pub contents_checked: bool,
 }
 
 impl VerifyReport {
@@ -41,12 +45,28 @@ impl VerifyReport {
     }
 }
 
+/// How a set's files are read: whether they are encrypted, and with which
+/// keys (none given: checksums only).
+#[derive(Clone, Copy)]
+pub(crate) struct Reading<'a> {
+    pub(crate) codec: crate::domain::Codec,
+    pub(crate) encrypted: bool,
+    pub(crate) keys: &'a Keys,
+}
+
+impl Reading<'_> {
+    /// True when the contents can be read (not encrypted, or keys given).
+    fn can_open(&self) -> bool {
+        !self.encrypted || !self.keys.is_empty()
+    }
+}
+
 /// Checks one part file against the manifest; `done` bytes of the earlier
 /// parts count towards the progress.
 fn check_part(
     dir: &Path,
     part: &PartInfo,
-    codec: crate::domain::Codec,
+    reading: Reading<'_>,
     progress: &Progress,
     done: u64,
 ) -> Option<String> {
@@ -58,7 +78,17 @@ fn check_part(
     let (hashing, tally) = HashReader::new(file);
     let mut raw = 0u64;
     let mut decode_error = None;
-    match decoder(hashing, codec) {
+    let reader = if reading.can_open() {
+        sql_reader(
+            hashing,
+            reading.codec,
+            reading.encrypted.then_some(reading.keys),
+            &part.file,
+        )
+    } else {
+        Err(crate::engine::EngineError::Cancelled)
+    };
+    match reader {
         Ok(mut r) => {
             let mut buf = vec![0u8; 1 << 20];
             loop {
@@ -74,6 +104,8 @@ fn check_part(
                 progress.set_read(done + read);
             }
         }
+        // Encrypted and no key: the checksums are all there is to check.
+        Err(crate::engine::EngineError::Cancelled) => {}
         Err(e) => decode_error = Some(e.to_string()),
     }
     // Hash the whole file, including anything after the compressed stream.
@@ -94,9 +126,13 @@ fn check_part(
         ));
     }
     if let Some(e) = decode_error {
-        return Some(format!("{} cannot be decompressed: {e}", part.file));
+        return Some(if reading.encrypted {
+            e
+        } else {
+            format!("{} cannot be decompressed: {e}", part.file)
+        });
     }
-    if part.raw_bytes != 0 && raw != part.raw_bytes {
+    if reading.can_open() && part.raw_bytes != 0 && raw != part.raw_bytes {
         return Some(format!(
             "{} decompresses to {raw} bytes, expected {}",
             part.file, part.raw_bytes
@@ -123,10 +159,56 @@ fn sha_and_size(
     sha256_file(path)
 }
 
-/// Verifies the backup folder `dir`. Blocking.
+/// Checks the details file: its size and checksum, and that it reads back
+/// (decrypted when the set is encrypted and keys are given).
+fn check_details(dir: &Path, info: &FileInfo, reading: Reading<'_>) -> Option<String> {
+    let path = dir.join(&info.file);
+    let (size, sha) = match sha256_file(&path) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("{} is missing or unreadable: {e}", info.file)),
+    };
+    if size != info.bytes || sha != info.sha256 {
+        return Some(format!(
+            "{} is damaged: its size or SHA-256 does not match the manifest",
+            info.file
+        ));
+    }
+    if reading.can_open()
+        && let Err(e) = read_details(dir, info, reading.encrypted.then_some(reading.keys))
+    {
+        return Some(e.to_string());
+    }
+    None
+}
+
+/// Reads the details file (decrypting it with `keys` when given).
+pub(crate) fn read_details(
+    dir: &Path,
+    info: &FileInfo,
+    keys: Option<&Keys>,
+) -> Result<Details, crate::engine::EngineError> {
+    let path = dir.join(&info.file);
+    let file = std::fs::File::open(&path).map_err(|e| {
+        crate::engine::EngineError::io("cannot read the backup's details", &path, e)
+    })?;
+    let mut bytes = Vec::new();
+    sql_reader(file, crate::domain::Codec::None, keys, &info.file)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::engine::EngineError::Failed(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        crate::engine::EngineError::Failed(format!(
+            "{} is damaged ({e}): the backup cannot be trusted",
+            info.file
+        ))
+    })
+}
+
+/// Verifies the backup folder `dir`: checksums always; the contents
+/// (decrypted with `keys` when encrypted) when they can be read. Blocking.
 pub fn verify_dir(
     dir: &Path,
     expected_manifest_sha: Option<&str>,
+    keys: &Keys,
     progress: &Progress,
 ) -> VerifyReport {
     let mut report = VerifyReport {
@@ -134,6 +216,7 @@ pub fn verify_dir(
         path: dir.to_path_buf(),
         parts: Vec::new(),
         problems: Vec::new(),
+        contents_checked: false,
     };
     let (manifest, sha) = match Manifest::read_with_sha(dir) {
         Ok(m) => m,
@@ -158,22 +241,40 @@ pub fn verify_dir(
                     .problems
                     .push("SHA256SUMS does not match manifest.json".into());
             }
-            for p in &manifest.parts {
-                if listed(&p.file).as_deref() != Some(p.sha256.as_str()) {
+            let files = manifest
+                .parts
+                .iter()
+                .map(|p| (&p.file, &p.sha256))
+                .chain(manifest.details.iter().map(|d| (&d.file, &d.sha256)));
+            for (file, sha) in files {
+                if listed(file).as_deref() != Some(sha.as_str()) {
                     report.problems.push(format!(
-                        "SHA256SUMS and manifest.json disagree about {}",
-                        p.file
+                        "SHA256SUMS and manifest.json disagree about {file}"
                     ));
                 }
             }
         }
         Err(e) => report.problems.push(e.to_string()),
     }
+    let reading = Reading {
+        codec: manifest.compression.codec,
+        encrypted: manifest.encryption.is_some(),
+        keys,
+    };
+    report.contents_checked = reading.can_open();
+    if let Some(info) = &manifest.details {
+        let problem = check_details(dir, info, reading);
+        report.parts.push(PartCheck {
+            file: info.file.clone(),
+            ok: problem.is_none(),
+            problem,
+        });
+    }
     progress.set_total(manifest.parts.iter().map(|p| p.bytes).sum());
     let mut done = 0;
     for part in &manifest.parts {
         progress.set_current(format!("verifying {}", part.file));
-        let problem = check_part(dir, part, manifest.compression.codec, progress, done);
+        let problem = check_part(dir, part, reading, progress, done);
         done += part.bytes;
         progress.set_read(done);
         report.parts.push(PartCheck {

@@ -2,16 +2,18 @@
 //! passes through it.
 
 use crate::domain::{Codec, Compression};
+use crate::engine::set::crypt::{Decrypted, Keys, Sealing};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-/// Counts and SHA-256-hashes every byte written through it.
+/// Counts and SHA-256-hashes every byte written through it; the count is
+/// shared, so it can be read while the writer sits inside others.
 pub struct HashWriter<W: Write> {
     inner: W,
     hasher: Sha256,
-    bytes: u64,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<W: Write> HashWriter<W> {
@@ -20,18 +22,19 @@ impl<W: Write> HashWriter<W> {
         Self {
             inner,
             hasher: Sha256::new(),
-            bytes: 0,
+            bytes: Default::default(),
         }
     }
 
-    /// Bytes written so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
+    /// The byte count, shared.
+    pub fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.bytes.clone()
     }
 
     /// The inner writer, the byte count and the hex digest.
     pub fn finish(self) -> (W, u64, String) {
-        (self.inner, self.bytes, hex::encode(self.hasher.finalize()))
+        let bytes = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        (self.inner, bytes, hex::encode(self.hasher.finalize()))
     }
 }
 
@@ -39,7 +42,8 @@ impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
+        self.bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 
@@ -48,20 +52,60 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// A file being written: compression over hashing over buffering; counts
-/// the bytes fed in (uncompressed) too.
+/// The file end of a part: hashing over buffering over the file.
+type FileSink = HashWriter<BufWriter<File>>;
+
+/// What the compressor writes into: the file, or an age stream on it.
+enum Sink {
+    /// Straight to the file.
+    Plain(FileSink),
+    /// Encrypted (age), then to the file.
+    Age(age::stream::StreamWriter<FileSink>),
+}
+
+impl Sink {
+    /// Ends the age stream (its last chunk is what makes truncation
+    /// detectable), if any.
+    fn finish(self) -> io::Result<FileSink> {
+        match self {
+            Self::Plain(f) => Ok(f),
+            Self::Age(w) => w.finish(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(f) => f.write(buf),
+            Self::Age(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(f) => f.flush(),
+            Self::Age(w) => w.flush(),
+        }
+    }
+}
+
+/// A file being written: compression, then (for an encrypted set) age
+/// encryption, over hashing over buffering; counts the bytes fed in
+/// (uncompressed) too. The SHA-256 is of the bytes on disk.
 pub struct PartWriter {
     enc: Encoder,
     raw: u64,
+    on_disk: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum Encoder {
     /// zstd, multi-threaded.
-    Zstd(zstd::stream::write::Encoder<'static, HashWriter<BufWriter<File>>>),
+    Zstd(zstd::stream::write::Encoder<'static, Sink>),
     /// xz, multi-threaded.
-    Xz(liblzma::write::XzEncoder<HashWriter<BufWriter<File>>>),
+    Xz(liblzma::write::XzEncoder<Sink>),
     /// As is.
-    Plain(HashWriter<BufWriter<File>>),
+    Plain(Sink),
 }
 
 fn threads() -> u32 {
@@ -69,10 +113,20 @@ fn threads() -> u32 {
 }
 
 impl PartWriter {
-    /// Creates `path` (which must not exist) and a compressor on it.
-    pub fn create(path: &Path, compression: Compression) -> io::Result<Self> {
+    /// Creates `path` (which must not exist) and a compressor on it,
+    /// encrypting with `sealing` when given.
+    pub fn create(
+        path: &Path,
+        compression: Compression,
+        sealing: Option<&Sealing>,
+    ) -> io::Result<Self> {
         let file = private_file(path)?;
-        let sink = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let file = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let on_disk = file.counter();
+        let sink = match sealing {
+            Some(s) => Sink::Age(s.wrap(file)?),
+            None => Sink::Plain(file),
+        };
         let enc = match compression.codec {
             Codec::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(sink, compression.level as i32)?;
@@ -94,7 +148,11 @@ impl PartWriter {
             }
             Codec::None => Encoder::Plain(sink),
         };
-        Ok(Self { enc, raw: 0 })
+        Ok(Self {
+            enc,
+            raw: 0,
+            on_disk,
+        })
     }
 
     /// Uncompressed bytes fed in so far.
@@ -102,13 +160,9 @@ impl PartWriter {
         self.raw
     }
 
-    /// Compressed bytes written so far (an undercount while the encoder buffers).
+    /// Bytes written to the file so far (an undercount while the encoder buffers).
     pub fn bytes_on_disk(&self) -> u64 {
-        match &self.enc {
-            Encoder::Zstd(e) => e.get_ref().bytes(),
-            Encoder::Xz(e) => e.get_ref().bytes(),
-            Encoder::Plain(w) => w.bytes(),
-        }
+        self.on_disk.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Ends the stream, flushes, fsyncs; returns bytes on disk and SHA-256.
@@ -118,7 +172,7 @@ impl PartWriter {
             Encoder::Xz(e) => e.finish()?,
             Encoder::Plain(w) => w,
         };
-        let (buf, bytes, sha) = sink.finish();
+        let (buf, bytes, sha) = sink.finish()?.finish();
         let file = buf.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         Ok((bytes, sha))
@@ -143,6 +197,22 @@ impl Write for PartWriter {
             Encoder::Plain(w) => w.flush(),
         }
     }
+}
+
+/// Writes a small whole file the way parts are written (encrypted when
+/// `sealing` is given), fsynced; returns its size and SHA-256.
+pub fn write_small(
+    path: &Path,
+    bytes: &[u8],
+    sealing: Option<&Sealing>,
+) -> io::Result<(u64, String)> {
+    let mut w = PartWriter::create(
+        path,
+        Compression::new(Codec::None, None).map_err(io::Error::other)?,
+        sealing,
+    )?;
+    w.write_all(bytes)?;
+    w.finish()
 }
 
 /// Creates a new file only its owner can read (backups hold the database's
@@ -177,6 +247,25 @@ pub fn decoder<R: Read + Send + 'static>(r: R, codec: Codec) -> io::Result<Box<d
         Codec::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(buffered)),
         Codec::None => Box::new(buffered),
     })
+}
+
+/// A reader of a part's SQL: decrypted first when the set is encrypted
+/// (`keys`), then decompressed. `what` names the file in errors.
+pub fn sql_reader<R: Read + Send + 'static>(
+    r: R,
+    codec: Codec,
+    keys: Option<&Keys>,
+    what: &str,
+) -> Result<Box<dyn Read + Send>, crate::engine::EngineError> {
+    let io =
+        |e: io::Error| crate::engine::EngineError::Failed(format!("{what} cannot be read: {e}"));
+    match keys {
+        None => decoder(r, codec).map_err(io),
+        Some(keys) => {
+            let plain = keys.open(BufReader::with_capacity(1 << 20, r), what)?;
+            decoder(Decrypted::new(plain, what), codec).map_err(io)
+        }
+    }
 }
 
 /// Counts and hashes what is read through it; shares the tally so it can be
@@ -241,7 +330,7 @@ mod tests {
         for codec in Codec::ALL {
             let c = Compression::new(codec, None).unwrap();
             let path = dir.path().join(format!("part{}", codec.suffix()));
-            let mut w = PartWriter::create(&path, c).unwrap();
+            let mut w = PartWriter::create(&path, c, None).unwrap();
             w.write_all(&data).unwrap();
             assert_eq!(w.raw_bytes(), data.len() as u64);
             let (bytes, sha) = w.finish().unwrap();
@@ -256,7 +345,7 @@ mod tests {
                 assert!(bytes < data.len() as u64 / 3, "{codec} did not compress");
             }
             // An existing file is never overwritten.
-            assert!(PartWriter::create(&path, c).is_err());
+            assert!(PartWriter::create(&path, c, None).is_err());
         }
     }
 
@@ -268,7 +357,8 @@ mod tests {
             .collect();
         for codec in [Codec::Zstd, Codec::Xz] {
             let path = dir.path().join(format!("p{}", codec.suffix()));
-            let mut w = PartWriter::create(&path, Compression::new(codec, None).unwrap()).unwrap();
+            let mut w =
+                PartWriter::create(&path, Compression::new(codec, None).unwrap(), None).unwrap();
             w.write_all(&data).unwrap();
             w.finish().unwrap();
             let mut bytes = std::fs::read(&path).unwrap();

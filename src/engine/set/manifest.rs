@@ -3,6 +3,7 @@
 
 use crate::domain::{BackupId, BackupKind, Compression, PartInfo, Profile, ProjectId, TableRows};
 use crate::engine::EngineError;
+use crate::engine::set::crypt::Encryption;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -13,11 +14,28 @@ use std::path::Path;
 pub const MANIFEST: &str = "manifest.json";
 /// The checksum file name.
 pub const SUMS: &str = "SHA256SUMS";
+/// The details file name (`.age` appended when the set is encrypted).
+pub const DETAILS: &str = "details.json";
 /// Manifest format version: 2 since the schema is split into pg_dump's
-/// pre-data and post-data sections (1: one `schema` part).
+/// pre-data and post-data sections and what the set says about the data is
+/// in `details.json` (encrypted with the parts when they are); 1: one
+/// `schema` part, everything in `manifest.json`.
 pub const FORMAT: u32 = 2;
 
-/// Everything about one backup set.
+/// A file of the set beside the parts (the details).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// File name inside the set's folder.
+    pub file: String,
+    /// Size on disk.
+    pub bytes: u64,
+    /// SHA-256 of the file on disk.
+    pub sha256: String,
+}
+
+/// What a set holds, readable without any key: enough to check it, find
+/// it, rebuild the catalog and know how it is encrypted; nothing about the
+/// data (those are in the [`Details`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Manifest format version.
@@ -38,25 +56,47 @@ pub struct Manifest {
     pub profile: Profile,
     /// Codec and level.
     pub compression: Compression,
-    /// The source, password masked.
-    pub source: String,
-    /// The server's version.
-    pub server_version: String,
-    /// The pg_dump used.
-    pub pg_dump_version: String,
-    /// The exported snapshot every part used.
-    pub snapshot: Option<String>,
     /// Start.
     pub started_at: DateTime<Utc>,
     /// End.
     pub finished_at: DateTime<Utc>,
-    /// The files, in restore order.
+    /// The files, in restore order (sizes and SHA-256 of the bytes on disk).
     pub parts: Vec<PartInfo>,
+    /// How the parts and the details are encrypted; `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+    /// The details file (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<FileInfo>,
+    /// Format 1 kept the details in the manifest itself.
+    #[serde(flatten, default, skip_serializing_if = "Details::is_empty")]
+    pub inline_details: Details,
+}
+
+/// What a set says about the data: the source, versions, rows per table,
+/// roles, schemas. In `details.json` (`details.json.age` when encrypted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Details {
+    /// The source, password masked.
+    #[serde(default)]
+    pub source: String,
+    /// The server's version.
+    #[serde(default)]
+    pub server_version: String,
+    /// The pg_dump used.
+    #[serde(default)]
+    pub pg_dump_version: String,
+    /// The exported snapshot every part used.
+    #[serde(default)]
+    pub snapshot: Option<String>,
     /// Rows per table, counted from the COPY stream.
+    #[serde(default)]
     pub tables: Vec<TableRows>,
     /// Roles the roles part creates.
+    #[serde(default)]
     pub roles: Vec<String>,
-    /// Schemas the schema part creates or fills.
+    /// Schemas the schema parts create or fill.
+    #[serde(default)]
     pub schemas: Vec<String>,
     /// Whether the roles part holds role passwords (a full backup made as a
     /// superuser); `None` without a roles part.
@@ -68,7 +108,12 @@ pub struct Manifest {
     pub logins_without_password: Vec<String>,
 }
 
-impl Manifest {
+impl Details {
+    /// True for the empty details a format 2 manifest carries inline.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Total rows.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
@@ -99,7 +144,9 @@ impl Manifest {
         }
         out
     }
+}
 
+impl Manifest {
     /// Reads `<dir>/manifest.json`.
     pub fn read(dir: &Path) -> Result<Self, EngineError> {
         Ok(Self::read_with_sha(dir)?.0)
@@ -149,6 +196,9 @@ impl Manifest {
         let mut sums = String::new();
         for p in &self.parts {
             sums.push_str(&format!("{}  {}\n", p.sha256, p.file));
+        }
+        if let Some(d) = &self.details {
+            sums.push_str(&format!("{}  {}\n", d.sha256, d.file));
         }
         sums.push_str(&format!("{manifest_sha}  {MANIFEST}\n"));
         write_synced(&dir.join(SUMS), sums.as_bytes())?;
