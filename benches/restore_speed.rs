@@ -2,7 +2,8 @@
 //! `supabackup restore`, beside a hand restore of the same parts in section
 //! order (`psql --single-transaction -v ON_ERROR_STOP=1`), beside the layout
 //! before the section split (one schema part with the indexes, loaded before
-//! the rows), all in one run, each three times (median).
+//! the rows), all in one run, each five times (median; supabackup and the
+//! hand restore take turns going first).
 //!
 //! `cargo bench --bench restore_speed` (rows: SUPABACKUP_BENCH_ROWS, default
 //! 1,500,000). Starts its own PostgreSQL like the tests do.
@@ -71,10 +72,10 @@ fn main() {
              CREATE INDEX orders_customer ON orders (customer); \
              CREATE INDEX orders_email ON orders (lower(email)); \
              CREATE INDEX orders_placed ON orders (placed); \
-             CREATE INDEX orders_total ON orders (total) WHERE total > 100; \
-             VACUUM ANALYZE orders;"
+             CREATE INDEX orders_total ON orders (total) WHERE total > 100;"
         ),
     );
+    cluster.psql("postgres", "VACUUM ANALYZE orders");
     let sb = cli::Sb::new();
     sb.add_project("bench", &cluster.url("postgres"));
     let b = sb.backup("bench", &["--profile", "postgres"]);
@@ -93,28 +94,40 @@ fn main() {
     );
 
     let (mut sbt, mut hand, mut old) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..3 {
+    for round in 0..5 {
         let fresh = |name: &str| {
             let db = format!("{name}{round}");
             cluster.create_db(&db);
+            // Each run starts from the same quiet server.
+            cluster.psql("postgres", "CHECKPOINT");
             db
         };
-        let db = fresh("sb");
-        let start = Instant::now();
-        sb.run(&["restore", &id, "--to-url", &cluster.url(&db)])
-            .ok();
-        sbt.push(start.elapsed());
-
-        let db = fresh("hand");
-        hand.push(shell(
-            &format!(
-                "( zstd -dc roles.sql.zst; zstd -dc pre-data.sql.zst; zstd -dc data.sql.zst; zstd -dc post-data.sql.zst ) \
-                 | psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d {db} > /dev/null"
-            ),
-            &dir,
-            &cluster,
-        ));
-
+        let run_sb = |sbt: &mut Vec<Duration>| {
+            let db = fresh("sb");
+            let start = Instant::now();
+            sb.run(&["restore", &id, "--to-url", &cluster.url(&db)])
+                .ok();
+            sbt.push(start.elapsed());
+        };
+        let run_hand = |hand: &mut Vec<Duration>| {
+            let db = fresh("hand");
+            hand.push(shell(
+                &format!(
+                    "( zstd -dc roles.sql.zst; zstd -dc pre-data.sql.zst; zstd -dc data.sql.zst; zstd -dc post-data.sql.zst ) \
+                     | psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d {db} > /dev/null"
+                ),
+                &dir,
+                &cluster,
+            ));
+        };
+        // Alternate which goes first, so neither always follows the drops.
+        if round % 2 == 0 {
+            run_sb(&mut sbt);
+            run_hand(&mut hand);
+        } else {
+            run_hand(&mut hand);
+            run_sb(&mut sbt);
+        }
         let db = fresh("old");
         old.push(shell(
             &format!(
@@ -130,7 +143,7 @@ fn main() {
     }
     let (s, h, o) = (median(sbt), median(hand), median(old));
     println!(
-        "\nrestore_speed ({rows} rows, 4 secondary indexes, {} cores; median of 3):",
+        "\nrestore_speed ({rows} rows, 4 secondary indexes, {} cores; median of 5):",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(

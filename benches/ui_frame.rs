@@ -49,6 +49,10 @@ fn project(i: usize) -> ProjectView {
         service_key: None,
         anon_key: None,
         is_active: true,
+        encryption: Default::default(),
+        identity_in_vault: false,
+        copy_to: Vec::new(),
+        remote_only: false,
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
     }

@@ -7,10 +7,22 @@ mod activity_ui;
 mod backups_ui;
 pub mod dashboard;
 mod dashboard_ui;
+pub mod destinations;
+mod destinations_ui;
+pub mod details;
+mod details_ui;
 mod dialogs;
+pub mod encryption;
+mod encryption_ui;
+mod first_run_ui;
+pub mod folder;
+mod folder_ui;
 mod projects_ui;
+pub mod restore;
+mod restore_ui;
 mod schedules_ui;
 mod settings_ui;
+pub mod shortcuts;
 pub mod state;
 mod unlock_ui;
 mod widgets;
@@ -18,7 +30,10 @@ mod widgets;
 use crate::datadir::DataDir;
 use crate::domain::SettingKey;
 use crate::protocol::{Command, Link, Waker};
-use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+pub use details_ui::COPY_ERROR;
+use egui::{Key, Modifiers, RichText};
+pub use first_run_ui::FIRST_RUN;
+pub use folder_ui::RESTORE_FROM_FOLDER;
 pub use state::{Panel, Screen, UiState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,30 +123,29 @@ impl SupabackupApp {
         if s.screen != Screen::Main {
             return;
         }
-        let (new, backup, lock, esc) = ctx.input_mut(|i| {
-            (
-                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::N)),
-                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::B)),
-                i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::L)),
-                i.consume_key(Modifiers::NONE, Key::Escape),
-            )
-        });
-        if new {
-            s.panel = Panel::Projects;
-            s.project_form = Some(state::ProjectForm::new());
-        }
-        if backup && let Some(p) = s.selected_project {
-            s.open_backup_dialog(p);
-        }
-        if lock {
-            s.send(Command::Lock);
-        }
+        shortcuts::handle(ctx, s);
+        let esc = ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape));
         if esc {
+            // A dialog first; with none open, the details view.
+            let dialog = s.project_form.is_some()
+                || s.backup_dialog.is_some()
+                || s.restore_dialog.is_some()
+                || s.job_form.is_some()
+                || s.confirm.is_some()
+                || s.destination_form.is_some()
+                || s.folder_restore.is_some()
+                || s.show_help;
+            if !dialog {
+                s.details = None;
+            }
             s.project_form = None;
             s.backup_dialog = None;
             s.restore_dialog = None;
             s.job_form = None;
             s.confirm = None;
+            s.destination_form = None;
+            s.folder_restore = None;
+            s.show_help = false;
         }
     }
 
@@ -170,7 +184,7 @@ impl SupabackupApp {
     fn main_ui(&mut self, ui: &mut egui::Ui) {
         let s = &mut self.state;
         egui::Panel::top("top_bar").show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.heading("supabackup");
                 ui.separator();
                 let selected = s
@@ -189,27 +203,22 @@ impl SupabackupApp {
                     let running = s.running_backup(p).is_some();
                     if ui
                         .add_enabled(!running, egui::Button::new("Back up now"))
-                        .on_hover_text("Ctrl+B")
+                        .on_hover_text(shortcuts::hint(ui.ctx(), shortcuts::UiCommand::BackUpNow))
                         .clicked()
                     {
                         s.open_backup_dialog(p);
                     }
                 }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui.button("Lock now").on_hover_text("Ctrl+L").clicked() {
-                        s.send(Command::Lock);
-                    }
-                    let dark = ui.visuals().dark_mode;
-                    if ui
-                        .button(if dark { "Light theme" } else { "Dark theme" })
-                        .clicked()
-                    {
-                        s.send(Command::SetSetting(
-                            SettingKey::Theme,
-                            if dark { "light" } else { "dark" }.into(),
-                        ));
-                    }
-                });
+                // Right-aligned when they fit; on the next line when the
+                // window is narrow or the scale large.
+                let room = ui.max_rect().max.x - ui.cursor().min.x;
+                if room > 300.0 {
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        window_buttons(ui, s)
+                    });
+                } else {
+                    window_buttons(ui, s);
+                }
             });
         });
         egui::Panel::bottom("status_bar").show(ui, |ui| {
@@ -249,14 +258,18 @@ impl SupabackupApp {
                     }
                 }
             });
+        details_ui::details_panel(ui, s);
         egui::CentralPanel::default().show(ui, |ui| {
             let panel = s.panel;
-            egui::ScrollArea::vertical()
+            // Both ways: at a large scale or in a small window, wide
+            // tables and forms scroll instead of being cut off.
+            egui::ScrollArea::both()
                 .auto_shrink(false)
                 .id_salt(panel.title())
                 .show(ui, |ui| draw_panel(ui, s, panel));
         });
         dialogs::dialogs_ui(ui.ctx(), s);
+        shortcuts::help_ui(ui.ctx(), s);
         if !s.tasks.is_empty() {
             ui.ctx().request_repaint_after(Duration::from_millis(100));
         }
@@ -338,6 +351,34 @@ impl eframe::App for SupabackupApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, PANEL_KEY, &self.state.panel);
+    }
+}
+
+/// Lock, the shortcuts overlay and the theme switch (the top bar's right).
+fn window_buttons(ui: &mut egui::Ui, s: &mut UiState) {
+    if ui
+        .button("Lock now")
+        .on_hover_text(shortcuts::hint(ui.ctx(), shortcuts::UiCommand::Lock))
+        .clicked()
+    {
+        s.send(Command::Lock);
+    }
+    if ui
+        .button("Shortcuts")
+        .on_hover_text(shortcuts::hint(ui.ctx(), shortcuts::UiCommand::Help))
+        .clicked()
+    {
+        s.show_help = true;
+    }
+    let dark = ui.visuals().dark_mode;
+    if ui
+        .button(if dark { "Light theme" } else { "Dark theme" })
+        .clicked()
+    {
+        s.send(Command::SetSetting(
+            SettingKey::Theme,
+            if dark { "light" } else { "dark" }.into(),
+        ));
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod backups;
+mod destinations;
 mod output;
 mod password;
 mod project;
@@ -124,7 +125,13 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         Command::Backups(a) => backups::list(&engine, a),
         Command::Verify(a) => backups::verify(&engine, a, password_file, &rt),
         Command::Restore(a) => backups::restore(&engine, unlocked.as_ref(), a, password_file, &rt),
-        Command::BackupDelete { id, yes } => backups::delete(&engine, &id, yes),
+        Command::BackupDelete {
+            id,
+            yes,
+            keep_copies,
+        } => backups::delete(&engine, &id, yes, keep_copies, password_file, &rt),
+        Command::Destination(cmd) => destinations::run(&engine, unlocked.as_ref(), cmd, &rt),
+        Command::Sync(a) => destinations::sync(keyed()?, a, &rt),
         Command::BackupPin { id } => backups::pin(&engine, &id, true),
         Command::BackupUnpin { id } => backups::pin(&engine, &id, false),
         Command::Schedule(cmd) => schedule::run(keyed()?, cmd),
@@ -155,7 +162,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             let unlocked = engine.unlock(&old)?;
             let new = password::new_password(new_password_file.as_deref())?;
             let (_, n) = unlocked.change_password(&old, &new)?;
-            println!("Master password changed; {n} project(s) re-sealed.");
+            println!("Master password changed; {n} project(s) and destination(s) re-sealed.");
             Ok(0)
         }
     }
@@ -169,8 +176,13 @@ fn needs_key(command: &Command) -> bool {
         | Command::Schedule(_)
         | Command::RunDue(_)
         | Command::Catalog(_)
+        | Command::Sync(_)
         | Command::Vault(VaultCmd::Unlock) => true,
-        Command::Restore(a) => a.to_project.is_some(),
+        Command::Destination(d) => !matches!(
+            d,
+            args::DestinationCmd::List(_) | args::DestinationCmd::Show { .. }
+        ),
+        Command::Restore(a) => a.to_project.is_some() || a.at.is_some(),
         _ => false,
     }
 }

@@ -4,6 +4,7 @@
 mod activity;
 mod backup;
 mod conninfo;
+mod destination;
 mod extra;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -11,6 +12,7 @@ mod ids;
 mod job;
 mod project;
 mod settings;
+mod storage;
 mod units;
 mod validation;
 
@@ -19,13 +21,24 @@ pub use backup::{
     Backup, BackupKind, BackupStatus, Codec, Compression, Part, PartInfo, Profile, TableRows,
 };
 pub use conninfo::{ConnInfo, SslMode};
-pub use extra::{BackupExtra, EncryptionSetting, Extra, JobExtra, ProjectExtra, SetEncryption};
-pub use ids::{BackupId, JobId, ProjectId};
+pub use destination::{
+    Destination, DestinationExtra, DestinationKind, mask_key_id, parse_s3_url,
+    validate_destination, validate_endpoint,
+};
+pub use extra::{
+    BackupExtra, CopyState, CopyStatus, EncryptionSetting, Extra, Gfs, JobExtra, ProjectExtra,
+    SetEncryption, StorageSummary,
+};
+pub use ids::{BackupId, DestinationId, JobId, ProjectId};
 pub use job::{BackupJob, Retention, RunStatus};
 pub use project::{
     Environment, Project, ProjectInput, Sealed, SecretSlot, ValidProjectInput, slugify,
     validate_name,
 };
 pub use settings::SettingKey;
+pub use storage::{
+    StorageS3, StorageSettings, derived_api_url, project_ref, validate_bucket_name,
+    validate_storage_s3, validate_storage_url,
+};
 pub use units::{human_bytes, human_count, human_duration_ms};
 pub use validation::{ValidationError, ValidationErrors};

@@ -5,10 +5,15 @@
 //! be built over a stand-in in tests.
 
 use crate::domain::{
-    Activity, Backup, BackupId, BackupJob, BackupKind, Compression, JobId, Profile, ProjectId,
-    ProjectInput, SecretSlot, SettingKey, ValidationErrors,
+    Activity, Backup, BackupId, BackupJob, BackupKind, Compression, DestinationId, JobId, Profile,
+    ProjectId, ProjectInput, SecretSlot, SettingKey, ValidationErrors,
 };
-use crate::engine::{CancelToken, JobInput, Progress, ProjectView, TestReport, VaultState};
+use crate::engine::set::Details;
+use crate::engine::{
+    CancelToken, DestinationInput, DestinationView, EncryptionChange, JobInput, Manifest, Progress,
+    ProjectView, TestReport, VaultState,
+};
+use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -32,7 +37,26 @@ pub enum Command {
         input: ProjectInput,
         /// Active flag.
         active: bool,
+        /// How its backups are encrypted from now on; `None` leaves it as
+        /// it is (applied after the project is saved).
+        encryption: Option<EncryptionChange>,
+        /// Where its backups are copied from now on; `None` leaves it as it
+        /// is (applied after the project is saved).
+        copies: Option<CopiesChange>,
     },
+    /// Ask where to write a new age identity (private key), write it
+    /// owner-only, and answer with `KeyGenerated`.
+    GenerateKey {
+        /// The file name the save dialog suggests.
+        file_name: String,
+    },
+    /// Ask for an age identity file and keep it in the vault, so this
+    /// machine restores the project's backups without asking.
+    ImportIdentity(ProjectId),
+    /// Remove the project's identity from the vault.
+    ForgetIdentity(ProjectId),
+    /// Ask the OS for an identity file; the answer comes as `IdentityPicked`.
+    PickIdentity,
     /// Remove a project (backups kept).
     RemoveProject(ProjectId),
     /// Test a saved project.
@@ -57,14 +81,17 @@ pub enum Command {
         /// Codec and level.
         compression: Compression,
     },
-    /// Verify checksums and decompression.
-    Verify(BackupId),
+    /// Verify checksums and decompression (and decryption, when a key
+    /// opens the set).
+    Verify(BackupId, GivenKeys),
     /// Restore into a scratch database and compare row counts.
     Drill {
         /// The backup.
         backup: BackupId,
         /// A server where a scratch database may be created.
         url: Zeroizing<String>,
+        /// Keys for an encrypted set, beyond those the vault holds.
+        keys: GivenKeys,
     },
     /// Restore into a database.
     Restore {
@@ -74,9 +101,37 @@ pub enum Command {
         url: Zeroizing<String>,
         /// The user typed the database name to replace it.
         confirmed: bool,
+        /// Keys for an encrypted set, beyond those the vault holds.
+        keys: GivenKeys,
     },
-    /// Delete a backup's files and record.
+    /// Verify the copy of a backup at one destination (fetched into a
+    /// staging folder first, checked as it arrives).
+    VerifyCopy {
+        /// The backup.
+        backup: BackupId,
+        /// Where its copy is.
+        destination: DestinationId,
+    },
+    /// Delete a backup everywhere: its copies at destinations, its local
+    /// files, its record.
     DeleteBackup(BackupId),
+    /// Read a backup set's manifest and details for its details view
+    /// (answered with `SetContents`).
+    LoadSetContents(BackupId),
+    /// Copy whatever is missing to the destinations (of one project, or
+    /// all), with progress and cancel.
+    Sync(Option<ProjectId>),
+    /// Test a destination, then add it; nothing is stored when the test
+    /// fails (answered with `DestinationAdded`, `DestinationInvalid` or
+    /// `DestinationRefused`).
+    AddDestination(DestinationInput),
+    /// Test a saved destination (answered with `DestinationTested`).
+    TestDestination(DestinationId),
+    /// Remove a destination; what was copied there stays there.
+    RemoveDestination(DestinationId),
+    /// Ask the OS for a folder for the destination form (answered with
+    /// `DestinationFolderPicked`).
+    PickDestinationFolder,
     /// Pin or unpin (pinned backups survive retention).
     SetPinned(BackupId, bool),
     /// Change a setting.
@@ -100,6 +155,52 @@ pub enum Command {
     RunJobNow(JobId),
     /// Ask where to write the SQLite export, then write it.
     ExportSqlite,
+    /// Look for the PostgreSQL client tools again (answered with
+    /// `ToolsFound`; the engine side also looks once after unlocking).
+    FindTools,
+    /// Ask the OS for a backup folder (copied from another machine, a USB
+    /// stick) and read it: answered with `FolderSet`.
+    PickSetFolder,
+    /// Restore the backup set in a folder into a database.
+    RestoreFolder {
+        /// The set's folder.
+        dir: PathBuf,
+        /// The target.
+        url: Zeroizing<String>,
+        /// The user typed the database name to replace it.
+        confirmed: bool,
+        /// Keys for an encrypted set, beyond those the vault holds.
+        keys: GivenKeys,
+    },
+    /// Copy the set in a folder under the backup root and add it to the
+    /// history.
+    ImportFolder(PathBuf),
+}
+
+/// Keys for an encrypted backup set given in a dialog, tried after those
+/// the vault holds for its project.
+#[derive(Clone, Default)]
+pub struct GivenKeys {
+    /// An age identity file (`AGE-SECRET-KEY-1...` lines).
+    pub identity: Option<PathBuf>,
+    /// The passphrase of a set encrypted with one.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+/// Where a project's backups are copied, as the project form sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiesChange {
+    /// The destinations its backups are copied to.
+    pub copy_to: Vec<DestinationId>,
+    /// The local folders go once every copy is verified.
+    pub remote_only: bool,
+}
+
+impl GivenKeys {
+    /// True when nothing was given.
+    pub fn is_empty(&self) -> bool {
+        self.identity.is_none() && self.passphrase.is_none()
+    }
 }
 
 /// Everything the panels show, loaded in one go.
@@ -117,6 +218,8 @@ pub struct Snapshot {
     pub default_compression: Compression,
     /// Recent activity, newest first.
     pub activity: Vec<Activity>,
+    /// Destinations, by name (none while locked).
+    pub destinations: Vec<DestinationView>,
     /// The data dir.
     pub data_dir: PathBuf,
 }
@@ -128,6 +231,15 @@ impl Snapshot {
             .iter()
             .find(|p| p.id == id)
             .map(|p| p.name.as_str())
+    }
+
+    /// A destination's name, or words saying it was removed.
+    pub fn destination_name(&self, id: DestinationId) -> String {
+        self.destinations
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| format!("(removed destination {})", id.short()))
     }
 
     /// Every project as (id, name), for pickers.
@@ -163,6 +275,56 @@ pub enum TestKey {
     Project(ProjectId),
     /// The add/edit form.
     Form,
+}
+
+/// The label of the task `Sync` starts (one at a time).
+pub const SYNC_TASK: &str = "Sync copies";
+
+/// A backup set read for its details view.
+#[derive(Debug, Clone)]
+pub struct SetContents {
+    /// Its manifest (readable without any key).
+    pub manifest: Manifest,
+    /// What it says about the data; `None` when it cannot be read (an
+    /// encrypted set the vault holds no key for).
+    pub details: Option<Details>,
+    /// Why the details could not be read, in words.
+    pub details_note: Option<String>,
+}
+
+/// What `supabackup info` knows about the PostgreSQL client tools.
+#[derive(Debug, Clone, Default)]
+pub struct FoundTools {
+    /// Every pg_dump found, with its psql and pg_dumpall, newest first.
+    pub tools: Vec<crate::pgtools::ToolSet>,
+    /// The folders searched, in order.
+    pub searched: Vec<PathBuf>,
+}
+
+/// What a check of a backup was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Verify (the local set, or fetched when only copies are left).
+    Verify,
+    /// Verify of the copy at this destination.
+    VerifyCopy(String),
+    /// Restore drill.
+    Drill,
+}
+
+/// What a verify or drill of a backup found, for its details view.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The backup.
+    pub backup: BackupId,
+    /// Which check.
+    pub kind: CheckKind,
+    /// It passed.
+    pub ok: bool,
+    /// What it found, in words.
+    pub message: String,
+    /// When it ended.
+    pub at: DateTime<Utc>,
 }
 
 /// What the engine reports back.
@@ -208,9 +370,55 @@ pub enum Event {
         dbname: String,
         /// What the engine said.
         message: String,
+        /// The keys given for the set (kept for the retry).
+        keys: GivenKeys,
     },
+    /// A new age identity was written (owner-only) for the project form.
+    KeyGenerated {
+        /// Where the identity file is: without it, sets encrypted to
+        /// `public_key` cannot be restored.
+        path: PathBuf,
+        /// Its public key (`age1...`).
+        public_key: String,
+    },
+    /// An identity file was picked for the restore dialog.
+    IdentityPicked(PathBuf),
     /// A folder was picked for a setting.
     FolderPicked(SettingKey, PathBuf),
+    /// A destination was tested and added.
+    DestinationAdded {
+        /// Its name.
+        name: String,
+        /// What the test did, in words.
+        tested: Option<String>,
+    },
+    /// The destination form has errors at these fields.
+    DestinationInvalid(ValidationErrors),
+    /// The destination was not added (its test failed, or the name is
+    /// taken): the engine's words, for the form.
+    DestinationRefused(String),
+    /// A saved destination's test ended: what it did, or what failed.
+    DestinationTested(DestinationId, Result<String, String>),
+    /// A folder was picked for the destination form.
+    DestinationFolderPicked(PathBuf),
+    /// A backup set's manifest and details, or why they cannot be read.
+    SetContents(BackupId, Box<Result<SetContents, String>>),
+    /// A verify or drill of a backup ended.
+    Checked(CheckResult),
+    /// The PostgreSQL client tools found on this machine.
+    ToolsFound(Box<FoundTools>),
+    /// A backup folder picked for "Restore from a folder", as read: its
+    /// manifest and details with every checksum checked, or why not.
+    FolderSet(PathBuf, Box<Result<SetContents, String>>),
+    /// A folder restore found tables in the target: the name to type.
+    FolderRestoreNeedsConfirmation {
+        /// The target's database name.
+        dbname: String,
+        /// What the engine said.
+        message: String,
+    },
+    /// A folder's set was added to the history.
+    FolderImported(BackupId),
     /// A schedule was saved.
     JobSaved(String),
     /// The schedule form has errors at these fields.

@@ -2,8 +2,11 @@
 //! taking `Command`s from the window and answering with `Event`s (see
 //! [`crate::protocol`]). It never sees egui; the window never waits for it.
 
+mod copies;
+mod folder;
 mod handle;
 mod hooks;
+mod keys;
 mod os;
 
 use crate::datadir::DataDir;
@@ -173,6 +176,7 @@ impl Ctx {
         }
         self.out.send(Event::Unlocked);
         self.refresh();
+        folder::find_tools(self.engine(), self.out.clone());
     }
 
     /// The engine.
@@ -225,6 +229,14 @@ fn snapshot(engine: &Engine, unlocked: Option<&Unlocked>) -> Result<Snapshot, En
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
+    let destinations = match unlocked {
+        Some(_) => engine
+            .destinations()?
+            .iter()
+            .map(|d| engine.destination_view(d))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     let settings = crate::domain::SettingKey::ALL
         .iter()
         .map(|k| engine.setting(*k).map(|v| (*k, v)))
@@ -236,6 +248,7 @@ fn snapshot(engine: &Engine, unlocked: Option<&Unlocked>) -> Result<Snapshot, En
         settings,
         default_compression: engine.default_compression()?,
         activity: engine.catalog().activity(200)?,
+        destinations,
         data_dir: engine.data_dir().root.clone(),
     })
 }

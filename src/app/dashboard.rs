@@ -31,6 +31,10 @@ pub struct ProjectHealth {
     /// model's `origin`, y in MiB. Relative, so points minutes apart stay
     /// distinct after the plot maps them to f32 screen coordinates.
     pub sizes: Vec<PlotPoint>,
+    /// What each point of `sizes` is, for its hover text.
+    pub size_labels: Vec<String>,
+    /// Its colour in the legend, the plot and the health table.
+    pub color: egui::Color32,
     /// Its last backup failed.
     pub last_failed: bool,
     /// Its newest backup's status and start.
@@ -48,6 +52,27 @@ pub struct DashboardModel {
     pub total_storage: u64,
     /// Backups completed / finished in the last 30 days.
     pub recent_success_rate: Option<f32>,
+    /// The plot's x range (days from `origin`), fitted to the points with
+    /// a margin, at least two hours wide; `None` without points.
+    pub x_range: Option<(f64, f64)>,
+    /// The plot's top (MiB), above the largest point.
+    pub y_max: f64,
+}
+
+/// Distinct colours that read on light and dark backgrounds, one per
+/// project in list order (repeating after eight).
+pub fn project_color(index: usize) -> egui::Color32 {
+    const PALETTE: [egui::Color32; 8] = [
+        egui::Color32::from_rgb(66, 133, 244),
+        egui::Color32::from_rgb(234, 120, 30),
+        egui::Color32::from_rgb(52, 168, 83),
+        egui::Color32::from_rgb(200, 60, 160),
+        egui::Color32::from_rgb(0, 160, 170),
+        egui::Color32::from_rgb(190, 150, 0),
+        egui::Color32::from_rgb(140, 90, 220),
+        egui::Color32::from_rgb(220, 60, 60),
+    ];
+    PALETTE[index % PALETTE.len()]
 }
 
 /// Points per project in the plot: enough to see a trend, cheap to draw.
@@ -68,7 +93,8 @@ impl DashboardModel {
         model.projects = data
             .projects
             .iter()
-            .map(|p| ProjectHealth {
+            .enumerate()
+            .map(|(i, p)| ProjectHealth {
                 id: p.id,
                 name: p.name.clone(),
                 environment: p.environment.clone(),
@@ -78,6 +104,8 @@ impl DashboardModel {
                 success_rate: None,
                 storage: 0,
                 sizes: Vec::new(),
+                size_labels: Vec::new(),
+                color: project_color(i),
                 last_failed: false,
                 last: None,
             })
@@ -125,6 +153,17 @@ impl DashboardModel {
                         (b.started_at - now).num_milliseconds() as f64 / 86_400_000.0,
                         b.bytes as f64 / (1024.0 * 1024.0),
                     ));
+                    h.size_labels.push(format!(
+                        "{}: backup {} ({})\n{}\n{}, {} rows",
+                        h.name,
+                        b.id.short(),
+                        b.kind.as_str(),
+                        b.started_at
+                            .with_timezone(&chrono::Local)
+                            .format("%Y-%m-%d %H:%M"),
+                        crate::domain::human_bytes(b.bytes),
+                        crate::domain::human_count(b.rows)
+                    ));
                 }
             }
         }
@@ -147,7 +186,20 @@ impl DashboardModel {
             }
             model.total_storage += h.storage;
             h.sizes.reverse();
+            h.size_labels.reverse();
         }
+        let all = || model.projects.iter().flat_map(|h| h.sizes.iter());
+        let (lo, hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+            (lo.min(p.x), hi.max(p.x))
+        });
+        if lo <= hi {
+            // A margin of a tenth each side, and never under two hours
+            // wide: one backup sits in a readable range, not a day.
+            let pad = ((hi - lo) * 0.1).max(1.0 / 24.0);
+            model.x_range = Some((lo - pad, hi + pad));
+        }
+        let top = all().fold(0.0f64, |m, p| m.max(p.y));
+        model.y_max = if top > 0.0 { top * 1.15 } else { 1.0 };
         if recent.1 > 0 {
             model.recent_success_rate = Some(recent.0 as f32 / recent.1 as f32);
         }
@@ -185,6 +237,10 @@ mod tests {
             service_key: None,
             anon_key: None,
             is_active: true,
+            encryption: Default::default(),
+            identity_in_vault: false,
+            copy_to: Vec::new(),
+            remote_only: false,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -226,6 +282,22 @@ mod tests {
         assert!(hb.stale, "3 days old with a daily schedule is overdue");
         assert_eq!(m.total_storage, 150);
         assert_eq!(ha.sizes.len(), 1);
+        assert_eq!(ha.size_labels.len(), 1);
+        assert!(ha.size_labels[0].starts_with("a: backup "));
+        assert_ne!(ha.color, hb.color, "each project its colour");
+        // Fitted to the two points (2 hours and 3 days ago), with margins.
+        let (lo, hi) = m.x_range.unwrap();
+        assert!(lo < -3.0 && lo > -3.5, "{lo}");
+        assert!(hi > -2.0 / 24.0 && hi < 0.3, "{hi}");
+        let one = Snapshot {
+            backups: data.backups[..1].to_vec(),
+            ..data.clone()
+        };
+        let (lo, hi) = DashboardModel::build(&one, now).x_range.unwrap();
+        assert!(
+            (hi - lo - 2.0 / 24.0).abs() < 1e-9,
+            "one backup: two hours wide"
+        );
         assert_eq!(age_words(Duration::hours(3)), "3 h ago");
     }
 }

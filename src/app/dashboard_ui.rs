@@ -2,11 +2,11 @@
 //! time, quick actions. Draws the precomputed `DashboardModel`.
 
 use crate::app::dashboard::age_words;
-use crate::app::state::{Panel, UiState};
+use crate::app::state::UiState;
 use crate::app::widgets::{bytes, env_badge, error_color, ok_color};
 use crate::domain::Level;
 use egui::{RichText, Ui};
-use egui_plot::{Legend, Line, Plot, Points};
+use egui_plot::{HoverPosition, Legend, Line, Plot, Points};
 
 /// Draws the Dashboard.
 pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
@@ -27,11 +27,7 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
     });
     ui.add_space(6.0);
     if m.projects.is_empty() {
-        ui.label("Add a project to start backing up.");
-        if ui.button("Add project").clicked() {
-            state.panel = Panel::Projects;
-            state.project_form = Some(crate::app::state::ProjectForm::new());
-        }
+        crate::app::first_run_ui::first_run_ui(ui, state);
         return;
     }
     let now = chrono::Utc::now();
@@ -54,7 +50,13 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
             }
             ui.end_row();
             for h in &m.projects {
-                ui.label(RichText::new(&h.name).strong());
+                ui.horizontal(|ui| {
+                    // The project's colour, as in the plot.
+                    let (rect, _) =
+                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    ui.painter().rect_filled(rect, 2.0, h.color);
+                    ui.label(RichText::new(&h.name).strong());
+                });
                 env_badge(ui, &h.environment);
                 let age = match h.last_success {
                     Some(t) => age_words(now - t),
@@ -97,28 +99,41 @@ pub fn dashboard_ui(ui: &mut Ui, state: &mut UiState) {
     ui.strong("Backup sizes over time (MiB)");
     let projects = &state.dashboard.projects;
     let origin = state.dashboard.origin;
-    Plot::new("sizes")
+    let mut plot = Plot::new("sizes")
         .height(220.0)
         .legend(Legend::default())
         .allow_scroll(false)
-        .x_axis_formatter(move |mark, range| {
-            let t = origin + chrono::Duration::milliseconds((mark.value * 86_400_000.0) as i64);
-            let t = t.with_timezone(&chrono::Local);
-            if range.end() - range.start() > 3.0 {
-                t.format("%m-%d").to_string()
-            } else {
-                t.format("%m-%d %H:%M").to_string()
-            }
-        })
-        .show(ui, |plot| {
-            for h in projects {
-                let points = &h.sizes[..];
-                if points.len() > 1 {
-                    plot.line(Line::new(&h.name, points));
-                }
-                plot.points(Points::new(&h.name, points).radius(3.0));
-            }
+        .default_y_bounds(0.0, state.dashboard.y_max)
+        .label_formatter(|pos| match pos {
+            HoverPosition::NearDataPoint {
+                plot_name, index, ..
+            } => projects
+                .iter()
+                .find(|h| h.name == *plot_name)
+                .and_then(|h| h.size_labels.get(*index).cloned()),
+            HoverPosition::Elsewhere { .. } => None,
         });
+    if let Some((lo, hi)) = state.dashboard.x_range {
+        plot = plot.default_x_bounds(lo, hi);
+    }
+    plot.x_axis_formatter(move |mark, range| {
+        let t = origin + chrono::Duration::milliseconds((mark.value * 86_400_000.0) as i64);
+        let t = t.with_timezone(&chrono::Local);
+        if range.end() - range.start() > 3.0 {
+            t.format("%m-%d").to_string()
+        } else {
+            t.format("%m-%d %H:%M").to_string()
+        }
+    })
+    .show(ui, |plot| {
+        for h in projects {
+            let points = &h.sizes[..];
+            if points.len() > 1 {
+                plot.line(Line::new(&h.name, points).color(h.color));
+            }
+            plot.points(Points::new(&h.name, points).radius(3.5).color(h.color));
+        }
+    });
     ui.add_space(10.0);
     ui.strong("Recent activity");
     for a in state.data.activity.iter().take(8) {

@@ -1,21 +1,25 @@
-//! Modal dialogs: the project form, "Back up now", restore / drill (with
-//! the typed-name confirmation), and confirmations before deleting. Esc
-//! closes each of them.
+//! Modal dialogs: the project form (its Encryption section in
+//! `encryption_ui`), "Back up now", and confirmations before deleting; the
+//! restore / drill / verify dialog is in `restore_ui`. Esc closes each.
 
+use crate::app::destinations_ui::copies_section;
+use crate::app::encryption_ui::encryption_section;
 use crate::app::projects_ui::test_report_ui;
-use crate::app::state::{Confirm, TestState, UiState};
-use crate::app::widgets::{choice, error_color, field, field_error};
-use crate::domain::{BackupKind, Codec, Compression, Environment, Profile, SecretSlot};
+use crate::app::state::{Confirm, ProjectForm, TestState, UiState};
+use crate::app::widgets::{LABEL_COLUMN, choice, error_color, field, field_error};
+use crate::domain::{BackupKind, Codec, Compression, Environment, Profile};
+use crate::engine::{DestinationView, ProjectView};
 use crate::protocol::Command;
-use egui::{Context, Id, Modal, RichText};
-use zeroize::Zeroizing;
+use egui::{Context, Id, Modal, RichText, Ui};
 
 /// Draws whichever dialog is open.
 pub fn dialogs_ui(ctx: &Context, state: &mut UiState) {
     project_form_ui(ctx, state);
     crate::app::schedules_ui::job_form_ui(ctx, state);
     backup_dialog_ui(ctx, state);
-    restore_dialog_ui(ctx, state);
+    crate::app::restore_ui::restore_dialog_ui(ctx, state);
+    crate::app::destinations_ui::destination_form_ui(ctx, state);
+    crate::app::folder_ui::folder_restore_ui(ctx, state);
     confirm_ui(ctx, state);
 }
 
@@ -23,77 +27,22 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
     let Some(form) = &mut state.project_form else {
         return;
     };
+    let project = form
+        .id
+        .and_then(|id| state.data.projects.iter().find(|p| p.id == id));
+    let destinations = &state.data.destinations;
     let mut close = false;
     let mut commands = Vec::new();
+    // Taller than the window (a small one, the passphrase and its errors
+    // shown): it scrolls, its buttons stay reachable.
+    let max_height = ctx.content_rect().height() - 80.0;
     let modal = Modal::new(Id::unique("project_form")).show(ctx, |ui| {
-        ui.set_width(620.0);
-        ui.heading(if form.id.is_some() { "Edit project" } else { "Add project" });
-        ui.add_space(6.0);
-        // Errors are live after the first save: re-check on any edit.
-        let mut edited = false;
-        egui::Grid::new("project_fields").num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
-            edited |= field(ui, "Name", &mut form.name, "My shop (production)", false).changed();
-            if form.tried {
-                field_error(ui, &form.errors, "name");
-            }
-            edited |= field(ui, "Description", &mut form.description, "optional", false).changed();
-            edited |= choice(ui, "Environment", &mut form.environment, &Environment::ALL, |e| e.as_str());
-            edited |= field(
-                ui,
-                "Database URL",
-                &mut form.db_url,
-                "postgresql://postgres.<ref>:PASSWORD@aws-0-<region>.pooler.supabase.com:5432/postgres",
-                !form.reveal,
-            )
-            .changed();
-            if form.tried {
-                field_error(ui, &form.errors, "db_url");
-            }
-            edited |= field(ui, "Service key", &mut form.service_key, "optional (service_role)", !form.reveal).changed();
-            if form.tried {
-                field_error(ui, &form.errors, "service_key");
-            }
-            edited |= field(ui, "Anon key", &mut form.anon_key, "optional", !form.reveal).changed();
-            if form.tried {
-                field_error(ui, &form.errors, "anon_key");
-            }
-            ui.label("");
-            ui.horizontal(|ui| {
-                ui.checkbox(&mut form.reveal, "Show secrets");
-                ui.checkbox(&mut form.active, "Active (scheduled backups run)");
+        egui::ScrollArea::vertical()
+            .max_height(max_height)
+            .min_scrolled_height(max_height)
+            .show(ui, |ui| {
+                close = project_form_body(ui, form, project, destinations, &mut commands);
             });
-            ui.end_row();
-        });
-        if form.tried && edited {
-            form.revalidate();
-        }
-        ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            let testing = matches!(form.test, Some(TestState::Running));
-            if ui.add_enabled(!testing, egui::Button::new("Test connection")).clicked() {
-                form.test = Some(TestState::Running);
-                commands.push(Command::TestUrl(form.db_url.clone()));
-            }
-            if ui.add_enabled(!form.busy, egui::Button::new("Save")).clicked() {
-                form.tried = true;
-                form.revalidate();
-                if form.errors.is_empty() {
-                    form.busy = true;
-                    commands.push(Command::SaveProject {
-                        id: form.id,
-                        input: form.input(),
-                        active: form.active,
-                    });
-                }
-            }
-            if ui.button("Cancel").clicked() {
-                close = true;
-            }
-            if form.tried && !form.errors.is_empty() {
-                ui.label(RichText::new("Fix the fields marked in red.").color(error_color(ui)));
-            }
-        });
-        test_report_ui(ui, form.test.as_ref());
     });
     if modal.should_close() {
         close = true;
@@ -104,6 +53,118 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
     if close {
         state.project_form = None;
     }
+}
+
+/// The form's content; returns true when Cancel was clicked.
+fn project_form_body(
+    ui: &mut Ui,
+    form: &mut ProjectForm,
+    project: Option<&ProjectView>,
+    destinations: &[DestinationView],
+    commands: &mut Vec<Command>,
+) -> bool {
+    let mut close = false;
+    ui.set_width(620.0);
+    ui.heading(if form.id.is_some() {
+        "Edit project"
+    } else {
+        "Add project"
+    });
+    ui.add_space(6.0);
+    // Re-check on any edit; most errors show after the first save, the
+    // encryption section's as the user types.
+    let mut edited = project_fields_ui(ui, form);
+    edited |= encryption_section(ui, form, project, commands);
+    edited |= copies_section(ui, form, destinations);
+    if edited {
+        form.revalidate();
+    }
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        let testing = matches!(form.test, Some(TestState::Running));
+        if ui
+            .add_enabled(!testing, egui::Button::new("Test connection"))
+            .clicked()
+        {
+            form.test = Some(TestState::Running);
+            commands.push(Command::TestUrl(form.db_url.clone()));
+        }
+        if ui
+            .add_enabled(!form.busy, egui::Button::new("Save"))
+            .clicked()
+        {
+            form.tried = true;
+            form.revalidate();
+            if form.errors.is_empty() {
+                form.busy = true;
+                commands.push(Command::SaveProject {
+                    id: form.id,
+                    input: form.input(),
+                    active: form.active,
+                    encryption: form.encryption.change(),
+                    copies: form.copies_change(),
+                });
+            }
+        }
+        if ui.button("Cancel").clicked() {
+            close = true;
+        }
+        if form.tried && !form.errors.is_empty() {
+            ui.label(RichText::new("Fix the fields marked in red.").color(error_color(ui)));
+        }
+    });
+    test_report_ui(ui, form.test.as_ref());
+    close
+}
+
+const URL_HINT: &str =
+    "postgresql://postgres.<ref>:PASSWORD@aws-0-<region>.pooler.supabase.com:5432/postgres";
+
+/// The project's own fields; returns true when one changed.
+fn project_fields_ui(ui: &mut Ui, form: &mut ProjectForm) -> bool {
+    let mut edited = false;
+    let hidden = !form.reveal;
+    egui::Grid::new("project_fields")
+        .num_columns(2)
+        .min_col_width(LABEL_COLUMN)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            let errors = if form.tried {
+                form.errors.clone()
+            } else {
+                Default::default()
+            };
+            edited |= field(ui, "Name", &mut form.name, "My shop (production)", false).changed();
+            field_error(ui, &errors, "name");
+            edited |= field(ui, "Description", &mut form.description, "optional", false).changed();
+            edited |= choice(
+                ui,
+                "Environment",
+                &mut form.environment,
+                &Environment::ALL,
+                |e| e.as_str(),
+            );
+            edited |= field(ui, "Database URL", &mut form.db_url, URL_HINT, hidden).changed();
+            field_error(ui, &errors, "db_url");
+            edited |= field(
+                ui,
+                "Service key",
+                &mut form.service_key,
+                "optional (service_role)",
+                hidden,
+            )
+            .changed();
+            field_error(ui, &errors, "service_key");
+            edited |= field(ui, "Anon key", &mut form.anon_key, "optional", hidden).changed();
+            field_error(ui, &errors, "anon_key");
+            ui.label("");
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut form.reveal, "Show secrets");
+                ui.checkbox(&mut form.active, "Active (scheduled backups run)");
+            });
+            ui.end_row();
+        });
+    edited
 }
 
 fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
@@ -147,6 +208,7 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
                 BackupKind::Full => "Roles, schema and data, from one consistent snapshot.",
                 BackupKind::Schema => "Schema only: tables, functions, policies, no rows.",
                 BackupKind::Data => "Rows only, for a database that already has the schema.",
+                BackupKind::Storage => "Supabase Storage files only, no database.",
             })
             .weak(),
         );
@@ -177,109 +239,6 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
     }
 }
 
-fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
-    let projects = state.data.project_choices();
-    let Some(d) = &mut state.restore_dialog else {
-        return;
-    };
-    let mut go = None;
-    let mut fetch = None;
-    let mut close = false;
-    let modal = Modal::new(Id::unique("restore_dialog")).show(ctx, |ui| {
-        ui.set_width(600.0);
-        ui.heading(if d.drill {
-            format!("Restore drill of {}", d.backup.short())
-        } else {
-            format!("Restore backup {}", d.backup.short())
-        });
-        ui.label(if d.drill {
-            "A scratch database is created on this server, the backup restored into it, row counts compared with the manifest, and the scratch database dropped."
-        } else {
-            "Checksums are checked first; then roles, schema and data run in one transaction: the target gets all of it or none."
-        });
-        {
-            ui.horizontal(|ui| {
-                let l = ui.label("Fill from project");
-                let mut pick = None;
-                egui::ComboBox::from_id_salt("restore_fill")
-                    .selected_text("(choose)")
-                    .show_ui(ui, |ui| {
-                        for (id, name) in &projects {
-                            if ui.selectable_label(false, name).clicked() {
-                                pick = Some(*id);
-                            }
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                if let Some(id) = pick {
-                    d.fill_from = Some(id);
-                    fetch = Some(Command::Reveal {
-                        project: id,
-                        slot: SecretSlot::DbUrl,
-                    });
-                }
-            });
-        }
-        egui::Grid::new("restore_fields").num_columns(2).show(ui, |ui| {
-            field(
-                ui,
-                if d.drill { "Server URL" } else { "Target database URL" },
-                &mut d.url,
-                "postgresql://postgres:PASSWORD@localhost:5432/postgres",
-                true,
-            );
-        });
-        if let Some((dbname, message)) = &d.confirm {
-            ui.label(RichText::new(message).color(error_color(ui)));
-            ui.horizontal(|ui| {
-                let l = ui.label(format!("Type the database name \"{dbname}\" to replace it"));
-                ui.add(egui::TextEdit::singleline(&mut d.typed).desired_width(200.0))
-                    .labelled_by(l.id);
-            });
-        }
-        ui.horizontal(|ui| {
-            let typed_ok = d.confirm.as_ref().is_none_or(|(name, _)| d.typed == *name);
-            let label = match (d.drill, &d.confirm) {
-                (true, _) => "Run drill",
-                (false, None) => "Restore",
-                (false, Some(_)) => "Replace and restore",
-            };
-            if ui
-                .add_enabled(typed_ok && !d.url.is_empty(), egui::Button::new(label))
-                .clicked()
-            {
-                go = Some(if d.drill {
-                    Command::Drill {
-                        backup: d.backup,
-                        url: Zeroizing::new(d.url.to_string()),
-                    }
-                } else {
-                    Command::Restore {
-                        backup: d.backup,
-                        url: Zeroizing::new(d.url.to_string()),
-                        confirmed: d.confirm.is_some(),
-                    }
-                });
-            }
-            close |= ui.button("Cancel").clicked();
-        });
-    });
-    if modal.should_close() {
-        close = true;
-    }
-    if let Some(c) = fetch {
-        state.send(c);
-    }
-    if let Some(c) = go {
-        state.send(c);
-        close = true;
-    }
-    if close {
-        state.restore_dialog = None;
-    }
-}
-
 fn confirm_ui(ctx: &Context, state: &mut UiState) {
     let Some(c) = state.confirm.clone() else {
         return;
@@ -287,11 +246,9 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
     let mut yes = false;
     let mut close = false;
     let (title, text, button) = match &c {
-        Confirm::DeleteBackup(_, label) => (
-            "Delete backup?",
-            format!("The backup {label} and its files will be deleted. This cannot be undone."),
-            "Delete",
-        ),
+        Confirm::DeleteBackup(id, label) => {
+            ("Delete backup?", delete_words(state, *id, label), "Delete")
+        }
         Confirm::RemoveProject(_, name) => (
             "Remove project?",
             format!(
@@ -304,11 +261,24 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
             format!("The schedule \"{name}\" will be removed. The backups it made stay."),
             "Remove",
         ),
+        Confirm::RemoveDestination(_, name, users) => (
+            "Remove destination?",
+            format!(
+                "The destination \"{name}\" will be removed. What was copied there stays \
+                 there.{}",
+                if users.is_empty() {
+                    String::new()
+                } else {
+                    format!(" These no longer copy there: {}.", users.join(", "))
+                }
+            ),
+            "Remove",
+        ),
     };
     let modal = Modal::new(Id::unique("confirm")).show(ctx, |ui| {
         ui.set_width(420.0);
         ui.heading(title);
-        ui.label(text);
+        ui.add(egui::Label::new(text).wrap());
         ui.horizontal(|ui| {
             yes = ui
                 .button(RichText::new(button).color(error_color(ui)))
@@ -324,10 +294,38 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
             Confirm::DeleteBackup(id, _) => Command::DeleteBackup(id),
             Confirm::RemoveProject(id, _) => Command::RemoveProject(id),
             Confirm::RemoveJob(id, _) => Command::RemoveJob(id),
+            Confirm::RemoveDestination(id, _, _) => Command::RemoveDestination(id),
         });
         close = true;
     }
     if close {
         state.confirm = None;
+    }
+}
+
+/// What deleting a backup removes, in words: its local files and each of
+/// its copies, by destination.
+fn delete_words(state: &UiState, id: crate::domain::BackupId, label: &str) -> String {
+    let copies: Vec<String> = state
+        .data
+        .backups
+        .iter()
+        .find(|b| b.id == id)
+        .map(|b| {
+            b.extra
+                .copies
+                .iter()
+                .map(|c| format!("\"{}\"", state.data.destination_name(c.destination)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if copies.is_empty() {
+        format!("The backup {label} and its files will be deleted. This cannot be undone.")
+    } else {
+        format!(
+            "The backup {label}, its files and its copies at {} will be deleted. This cannot be \
+             undone.",
+            copies.join(", ")
+        )
     }
 }

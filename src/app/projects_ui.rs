@@ -4,12 +4,11 @@
 use crate::app::dashboard::age_words;
 use crate::app::state::{Confirm, ProjectForm, TestState, UiState};
 use crate::app::widgets::{env_badge, error_color, ok_color, status_text};
-use crate::domain::{Environment, ProjectId, SecretSlot};
-use crate::engine::TestReport;
+use crate::domain::{EncryptionSetting, ProjectId, SecretSlot};
+use crate::engine::{ProjectView, TestReport};
 use crate::pgtools::Severity;
 use crate::protocol::{Command, TestKey};
 use egui::{RichText, Ui};
-use zeroize::Zeroizing;
 
 /// Draws a connection test's outcome.
 pub fn test_report_ui(ui: &mut Ui, state: Option<&TestState>) {
@@ -90,13 +89,20 @@ fn report_ui(ui: &mut Ui, r: &TestReport) {
 pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
     ui.horizontal(|ui| {
         ui.heading("Projects");
-        if ui.button("Add project").on_hover_text("Ctrl+N").clicked() {
+        if ui
+            .button("Add project")
+            .on_hover_text(crate::app::shortcuts::hint(
+                ui.ctx(),
+                crate::app::shortcuts::UiCommand::NewProject,
+            ))
+            .clicked()
+        {
             state.project_form = Some(ProjectForm::new());
         }
     });
     ui.add_space(6.0);
     if state.data.projects.is_empty() {
-        ui.label("No projects yet. Add one with its database connection string (Supabase: Connect > Session pooler).");
+        crate::app::first_run_ui::first_run_ui(ui, state);
         return;
     }
     let mut action = None;
@@ -136,6 +142,26 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                     });
                 }
             });
+            if !p.copy_to.is_empty() {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Copies to:");
+                    ui.label(format!(
+                        "{}{}",
+                        p.copy_to.join(", "),
+                        if p.remote_only {
+                            " (remote-only: local folders go once every copy is verified)"
+                        } else {
+                            ""
+                        }
+                    ));
+                });
+            }
+            if let Some(words) = encryption_words(p) {
+                ui.horizontal(|ui| {
+                    ui.label("Encryption:");
+                    ui.label(words);
+                });
+            }
             for (slot, masked) in [
                 (SecretSlot::ServiceKey, &p.service_key),
                 (SecretSlot::AnonKey, &p.anon_key),
@@ -167,15 +193,7 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                     action = Some(ProjectAction::BackUp(p.id));
                 }
                 if ui.button("Edit").clicked() {
-                    action = Some(ProjectAction::Edit(ProjectForm {
-                        id: Some(p.id),
-                        name: p.name.clone(),
-                        description: p.description.clone(),
-                        environment: p.environment.parse().unwrap_or(Environment::Development),
-                        db_url: Zeroizing::new(String::new()),
-                        active: p.is_active,
-                        ..ProjectForm::new()
-                    }));
+                    action = Some(ProjectAction::Edit(p.id));
                 }
                 if ui.button("Remove…").clicked() {
                     action = Some(ProjectAction::Remove(p.id, p.name.clone()));
@@ -190,13 +208,32 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
     }
 }
 
+/// How a project's backups are encrypted, in words (`None`: they are not
+/// and the vault holds no identity).
+fn encryption_words(p: &ProjectView) -> Option<String> {
+    let how = match &p.encryption {
+        EncryptionSetting::Off if !p.identity_in_vault => return None,
+        EncryptionSetting::Off => "off".to_string(),
+        EncryptionSetting::Recipients { recipients } => match recipients.len() {
+            1 => "age, to 1 public key".to_string(),
+            n => format!("age, to {n} public keys"),
+        },
+        EncryptionSetting::Passphrase => "age, with the passphrase in the vault".to_string(),
+    };
+    Some(if p.identity_in_vault {
+        format!("{how}; the vault keeps an identity to restore them")
+    } else {
+        how
+    })
+}
+
 /// What a click on a project card asks for.
 enum ProjectAction {
     Hide(ProjectId),
     Reveal(ProjectId),
     Test(ProjectId),
     BackUp(ProjectId),
-    Edit(ProjectForm),
+    Edit(ProjectId),
     Remove(ProjectId, String),
 }
 
@@ -218,14 +255,20 @@ impl ProjectAction {
                 state.selected_project = Some(id);
                 state.open_backup_dialog(id);
             }
-            ProjectAction::Edit(form) => {
-                let id = form.id;
-                state.project_form = Some(form);
-                // The form needs the secrets in the clear to edit them.
-                if let Some(project) = id {
-                    for slot in SecretSlot::ALL {
-                        state.send(Command::Reveal { project, slot });
-                    }
+            ProjectAction::Edit(project) => {
+                let Some(p) = state.data.projects.iter().find(|p| p.id == project) else {
+                    return;
+                };
+                state.project_form = Some(ProjectForm::edit(p, &state.data.destinations));
+                // The form needs the secrets it shows in the clear to edit
+                // them (not the backup passphrase nor the identity: an
+                // empty passphrase field keeps the one in the vault).
+                for slot in [
+                    SecretSlot::DbUrl,
+                    SecretSlot::ServiceKey,
+                    SecretSlot::AnonKey,
+                ] {
+                    state.send(Command::Reveal { project, slot });
                 }
             }
             ProjectAction::Remove(id, name) => {

@@ -2,12 +2,19 @@
 //! engine are applied here; panels draw it and queue commands.
 
 use crate::app::dashboard::DashboardModel;
+pub use crate::app::destinations::{DestinationForm, DestinationTest};
+pub use crate::app::details::{BackupDetails, Loaded};
+use crate::app::encryption::{EncryptionForm, GeneratedKey};
+pub use crate::app::folder::FolderRestore;
+pub use crate::app::restore::{RestoreDialog, SetAction};
 use crate::domain::{
-    Backup, BackupId, BackupJob, BackupKind, Codec, Compression, Environment, JobId, Profile,
-    ProjectId, ProjectInput, SecretSlot, SettingKey, ValidationError, ValidationErrors,
+    Backup, BackupId, BackupJob, BackupKind, Codec, Compression, DestinationId, Environment, JobId,
+    Profile, ProjectId, ProjectInput, SecretSlot, SettingKey, ValidationError, ValidationErrors,
 };
-use crate::engine::{BackupFilter, JobInput, TestReport, VaultState};
-use crate::protocol::{Command, Event, Snapshot, TaskId, TaskInfo, TestKey};
+use crate::engine::{BackupFilter, DestinationView, JobInput, ProjectView, TestReport, VaultState};
+use crate::protocol::{
+    CheckResult, Command, CopiesChange, Event, FoundTools, Snapshot, TaskId, TaskInfo, TestKey,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -109,6 +116,14 @@ pub struct ProjectForm {
     pub busy: bool,
     /// The form's "Test connection": it goes when the form goes.
     pub test: Option<TestState>,
+    /// How its backups are encrypted.
+    pub encryption: EncryptionForm,
+    /// The destinations its backups are copied to (ticked).
+    pub copy_to: Vec<DestinationId>,
+    /// Keep backups only at the destinations.
+    pub remote_only: bool,
+    /// The copies as saved (when editing): only a change is sent.
+    pub saved_copies: Option<CopiesChange>,
 }
 
 impl ProjectForm {
@@ -128,7 +143,66 @@ impl ProjectForm {
             tried: false,
             busy: false,
             test: None,
+            encryption: EncryptionForm::new(),
+            copy_to: Vec::new(),
+            remote_only: false,
+            saved_copies: None,
         }
+    }
+
+    /// A form showing `p` (its secrets come in the clear afterwards);
+    /// `destinations` name the ones it copies to.
+    pub fn edit(p: &ProjectView, destinations: &[DestinationView]) -> Self {
+        let copy_to: Vec<DestinationId> = destinations
+            .iter()
+            .filter(|d| p.copy_to.contains(&d.name))
+            .map(|d| d.id)
+            .collect();
+        Self {
+            id: Some(p.id),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            environment: p.environment.parse().unwrap_or(Environment::Development),
+            active: p.is_active,
+            encryption: EncryptionForm::edit(&p.encryption),
+            saved_copies: Some(CopiesChange {
+                copy_to: copy_to.clone(),
+                remote_only: p.remote_only,
+            }),
+            copy_to,
+            remote_only: p.remote_only,
+            ..Self::new()
+        }
+    }
+
+    /// Ticks or unticks a destination; with none left, backups are kept
+    /// locally too.
+    pub fn set_copy(&mut self, id: DestinationId, on: bool) {
+        self.copy_to.retain(|d| *d != id);
+        if on {
+            self.copy_to.push(id);
+        }
+        if self.copy_to.is_empty() {
+            self.remote_only = false;
+        }
+    }
+
+    /// Where the backups go, when it differs from what is saved (`None`
+    /// for a new project copying nowhere).
+    pub fn copies_change(&self) -> Option<CopiesChange> {
+        let now = CopiesChange {
+            copy_to: self.copy_to.clone(),
+            remote_only: self.remote_only && !self.copy_to.is_empty(),
+        };
+        let same = match &self.saved_copies {
+            Some(saved) => {
+                saved.remote_only == now.remote_only
+                    && saved.copy_to.len() == now.copy_to.len()
+                    && saved.copy_to.iter().all(|d| now.copy_to.contains(d))
+            }
+            None => now.copy_to.is_empty() && !now.remote_only,
+        };
+        (!same).then_some(now)
     }
 
     /// The form as engine input.
@@ -143,12 +217,14 @@ impl ProjectForm {
         }
     }
 
-    /// Re-checks every field (cheap: plain data).
+    /// Re-checks every field (cheap: plain data), encryption included.
     pub fn revalidate(&mut self) {
-        self.errors = match self.input().validate() {
+        let mut errors = match self.input().validate() {
             Ok(_) => ValidationErrors::default(),
             Err(e) => e,
         };
+        errors.0.extend(self.encryption.errors());
+        self.errors = errors;
     }
 }
 
@@ -274,6 +350,7 @@ impl JobForm {
             retries,
             webhook_url: Some(self.webhook.clone()).filter(|w| !w.trim().is_empty()),
             enabled: self.enabled,
+            extra: None,
         })
     }
 }
@@ -293,22 +370,6 @@ pub struct BackupDialog {
     pub level: u32,
 }
 
-/// Restore / drill options.
-pub struct RestoreDialog {
-    /// The backup.
-    pub backup: BackupId,
-    /// A drill (scratch database) rather than a restore.
-    pub drill: bool,
-    /// Target (or drill server) URL.
-    pub url: Zeroizing<String>,
-    /// Set when the target has tables: the name to type, and why.
-    pub confirm: Option<(String, String)>,
-    /// What the user typed.
-    pub typed: String,
-    /// The project whose URL is being fetched into `url`.
-    pub fill_from: Option<ProjectId>,
-}
-
 /// A question that must be answered before something is destroyed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirm {
@@ -318,6 +379,9 @@ pub enum Confirm {
     RemoveProject(ProjectId, String),
     /// Remove a schedule.
     RemoveJob(JobId, String),
+    /// Remove a destination: its name, and the projects and schedules that
+    /// copy there.
+    RemoveDestination(DestinationId, String, Vec<String>),
 }
 
 /// How the history is sorted.
@@ -430,6 +494,22 @@ pub struct UiState {
     pub settings_edit: HashMap<SettingKey, String>,
     /// Precomputed dashboard.
     pub dashboard: DashboardModel,
+    /// The "Add destination" form.
+    pub destination_form: Option<DestinationForm>,
+    /// Each destination's last test.
+    pub destination_tests: HashMap<DestinationId, DestinationTest>,
+    /// The backup whose details are shown beside the panels.
+    pub details: Option<BackupDetails>,
+    /// The last verify or drill of each backup, this session.
+    pub checks: HashMap<BackupId, CheckResult>,
+    /// The PostgreSQL client tools found (once the engine has looked).
+    pub tools: Option<FoundTools>,
+    /// The "Restore from a folder" dialog.
+    pub folder_restore: Option<FolderRestore>,
+    /// The folder restore sent, kept in case its target must be confirmed.
+    pub folder_pending: Option<FolderRestore>,
+    /// The keyboard shortcuts overlay is shown.
+    pub show_help: bool,
     /// Commands the panels queued this frame.
     pub outbox: Vec<Command>,
     /// egui time of the last input, for auto-lock.
@@ -456,6 +536,14 @@ impl Default for UiState {
             revealed: HashMap::new(),
             settings_edit: HashMap::new(),
             dashboard: DashboardModel::default(),
+            destination_form: None,
+            destination_tests: HashMap::new(),
+            details: None,
+            checks: HashMap::new(),
+            tools: None,
+            folder_restore: None,
+            folder_pending: None,
+            show_help: false,
             outbox: Vec::new(),
             last_input: 0.0,
         }
@@ -533,7 +621,12 @@ impl UiState {
                 self.revealed.clear();
                 self.project_form = None;
                 self.restore_dialog = None;
+                self.destination_form = None;
+                self.details = None;
+                self.folder_restore = None;
+                self.folder_pending = None;
                 self.data.projects.clear();
+                self.data.destinations.clear();
             }
             Event::Data(snapshot) => {
                 self.data = *snapshot;
@@ -547,6 +640,12 @@ impl UiState {
                 }
                 self.history.rebuild(&self.data.backups);
                 self.dashboard = DashboardModel::build(&self.data, chrono::Utc::now());
+                let known: Vec<DestinationId> =
+                    self.data.destinations.iter().map(|d| d.id).collect();
+                self.destination_tests.retain(|id, _| known.contains(id));
+                if let Some(f) = &mut self.project_form {
+                    f.copy_to.retain(|d| known.contains(d));
+                }
             }
             Event::ProjectSaved(name) => {
                 self.project_form = None;
@@ -586,7 +685,9 @@ impl UiState {
                         SecretSlot::DbUrl => &mut f.db_url,
                         SecretSlot::ServiceKey => &mut f.service_key,
                         SecretSlot::AnonKey => &mut f.anon_key,
-                        SecretSlot::BackupPassphrase | SecretSlot::AgeIdentity => return,
+                        SecretSlot::BackupPassphrase
+                        | SecretSlot::AgeIdentity
+                        | SecretSlot::StorageS3Secret => return,
                     };
                     if field.is_empty() {
                         *field = v;
@@ -605,15 +706,43 @@ impl UiState {
                 url,
                 dbname,
                 message,
+                keys,
             } => {
-                self.restore_dialog = Some(RestoreDialog {
-                    backup,
-                    drill: false,
-                    url,
-                    confirm: Some((dbname, message)),
-                    typed: String::new(),
-                    fill_from: None,
-                });
+                let mut d = RestoreDialog::open(backup, SetAction::Restore, &self.data);
+                d.url = url;
+                d.confirm = Some((dbname, message));
+                if let Some(path) = keys.identity {
+                    d.identity = path.display().to_string();
+                }
+                if let Some(p) = keys.passphrase {
+                    d.passphrase = p;
+                }
+                self.restore_dialog = Some(d);
+            }
+            Event::KeyGenerated { path, public_key } => match &mut self.project_form {
+                Some(f) => {
+                    f.encryption.add_key(&public_key);
+                    f.encryption
+                        .generated
+                        .push(GeneratedKey { path, public_key });
+                    if f.tried {
+                        f.revalidate();
+                    }
+                }
+                None => self.toast(
+                    format!(
+                        "Wrote a new identity to {}: without it, backups encrypted to {public_key} \
+                         cannot be restored",
+                        path.display()
+                    ),
+                    false,
+                    now,
+                ),
+            },
+            Event::IdentityPicked(path) => {
+                if let Some(d) = &mut self.restore_dialog {
+                    d.identity = path.display().to_string();
+                }
             }
             Event::JobSaved(name) => {
                 self.job_form = None;
@@ -627,9 +756,83 @@ impl UiState {
             Event::FolderPicked(key, path) => {
                 self.settings_edit.insert(key, path.display().to_string());
             }
+            Event::DestinationAdded { name, tested } => {
+                self.destination_form = None;
+                let how = tested.map(|t| format!(": {t}")).unwrap_or_default();
+                self.toast(format!("Added destination \"{name}\"{how}"), true, now);
+            }
+            Event::DestinationInvalid(errors) => {
+                if let Some(f) = &mut self.destination_form {
+                    f.engine_errors(errors);
+                }
+            }
+            Event::DestinationRefused(why) => match &mut self.destination_form {
+                Some(f) => {
+                    f.busy = false;
+                    f.refused = Some(why);
+                }
+                None => self.toast(why, false, now),
+            },
+            Event::DestinationTested(id, result) => {
+                self.destination_tests
+                    .insert(id, DestinationTest::Done(result));
+            }
+            Event::DestinationFolderPicked(path) => {
+                if let Some(f) = &mut self.destination_form {
+                    f.folder = path.display().to_string();
+                    if f.tried {
+                        f.revalidate();
+                    }
+                }
+            }
+            Event::SetContents(id, contents) => {
+                if let Some(d) = &mut self.details
+                    && d.backup == id
+                {
+                    d.contents = Loaded::Done(contents);
+                }
+            }
+            Event::Checked(check) => {
+                self.checks.insert(check.backup, check);
+            }
+            Event::ToolsFound(found) => self.tools = Some(*found),
+            Event::FolderSet(dir, contents) => {
+                self.folder_restore = Some(FolderRestore::new(dir, *contents));
+            }
+            Event::FolderRestoreNeedsConfirmation { dbname, message } => {
+                if let Some(mut d) = self.folder_pending.take() {
+                    d.confirm = Some((dbname, message));
+                    d.typed.clear();
+                    self.folder_restore = Some(d);
+                }
+            }
+            Event::FolderImported(_) => {
+                // The new row shows whatever the filter was.
+                self.history.filter = BackupFilter::default();
+            }
             Event::Error(msg) => self.toast(msg, false, now),
             Event::Info(msg) => self.toast(msg, true, now),
         }
+    }
+
+    /// Shows the details of `backup` beside the panels, reading its set
+    /// when it has a local one.
+    pub fn open_details(&mut self, backup: BackupId) {
+        let Some(b) = self.data.backups.iter().find(|b| b.id == backup) else {
+            return;
+        };
+        let details = BackupDetails::open(b);
+        if details.contents.is_loading() {
+            self.send(Command::LoadSetContents(backup));
+        }
+        self.details = Some(details);
+    }
+
+    /// The running sync, if any.
+    pub fn running_sync(&self) -> Option<&TaskInfo> {
+        self.tasks
+            .iter()
+            .find(|t| t.label == crate::protocol::SYNC_TASK)
     }
 
     /// Cancels a running task.

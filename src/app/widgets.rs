@@ -4,6 +4,10 @@
 use crate::domain::{BackupStatus, Environment, ValidationErrors};
 use egui::{Color32, RichText, TextEdit, Ui};
 
+/// The label column of a form's grids, so that grids one under the other
+/// line up.
+pub const LABEL_COLUMN: f32 = 130.0;
+
 /// A labelled single-line input in a two-column grid row.
 pub fn field(
     ui: &mut Ui,

@@ -81,10 +81,101 @@ pub enum Command {
     /// Encryption keys for backups (age).
     #[command(subcommand)]
     Key(KeyCmd),
-    /// Delete a backup's files and record.
+    /// Delete a backup: its copies at destinations, its files and its record.
     BackupDelete {
         /// Backup id (full or the first 8 characters).
         id: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+        /// Leave its copies at destinations where they are.
+        #[arg(long)]
+        keep_copies: bool,
+    },
+    /// Where copies of backups go: S3-compatible storage or a folder.
+    #[command(subcommand)]
+    Destination(DestinationCmd),
+    /// Copy every completed backup to the destinations it should be at and
+    /// is not yet (failed, interrupted or pending copies; destinations added
+    /// since).
+    Sync(SyncArgs),
+}
+
+/// `supabackup sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this project's backups.
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `supabackup destination ...`
+#[derive(Debug, Subcommand)]
+pub enum DestinationCmd {
+    /// Add a destination, after checking it works (write, read back, delete
+    /// a small object). The S3 access key id comes from --access-key-id or
+    /// SUPABACKUP_S3_ACCESS_KEY_ID, the secret from
+    /// SUPABACKUP_S3_SECRET_ACCESS_KEY or a prompt; it is sealed in the vault.
+    Add {
+        /// A name for it (letters, digits, spaces, '-', '_').
+        name: String,
+        /// An S3-compatible bucket and prefix: s3://BUCKET/PREFIX.
+        #[arg(
+            long,
+            value_name = "s3://BUCKET/PREFIX",
+            conflicts_with = "folder",
+            required_unless_present = "folder",
+            requires = "endpoint"
+        )]
+        s3: Option<String>,
+        /// The S3 endpoint: https://s3.eu-central-1.amazonaws.com,
+        /// https://ACCOUNT.r2.cloudflarestorage.com, http://127.0.0.1:9000...
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The region requests are signed for ("auto" for Cloudflare R2).
+        #[arg(long, value_name = "R", default_value = "us-east-1")]
+        region: String,
+        /// Path-style addressing (endpoint/bucket/key), for MinIO and most
+        /// self-hosted servers; default: virtual-host (bucket.endpoint/key).
+        #[arg(long)]
+        path_style: bool,
+        /// The access key id (not secret).
+        #[arg(
+            long,
+            value_name = "ID",
+            env = "SUPABACKUP_S3_ACCESS_KEY_ID",
+            hide_env_values = true
+        )]
+        access_key_id: Option<String>,
+        /// A folder: a mounted NAS share, a second disk, a USB stick.
+        #[arg(long, value_name = "PATH")]
+        folder: Option<PathBuf>,
+        /// Add it without checking it works (the disk is not mounted now).
+        #[arg(long)]
+        no_test: bool,
+    },
+    /// List destinations (keys masked).
+    List(JsonFlag),
+    /// One destination: where it is, what copies to it.
+    Show {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check a destination works: write, read back and delete a small object.
+    Test {
+        /// Its name.
+        name: String,
+    },
+    /// Remove a destination (what was copied there stays there; projects and
+    /// schedules stop copying there).
+    Remove {
+        /// Its name.
+        name: String,
         /// Do not ask.
         #[arg(long)]
         yes: bool,
@@ -96,9 +187,13 @@ pub enum Command {
 pub struct BackupArgs {
     /// Project name or id.
     pub project: String,
-    /// full (roles + schema + data), schema or data.
+    /// full (roles + schema + data, and the Storage files when the project
+    /// has Storage access), schema, data, or storage (the files only).
     #[arg(long, default_value = "full", value_name = "K")]
     pub kind: String,
+    /// Leave the Supabase Storage files out of a full backup.
+    #[arg(long)]
+    pub no_storage: bool,
     /// supabase or postgres; default: supabase for Supabase databases.
     #[arg(long, value_name = "P")]
     pub profile: Option<String>,
@@ -146,6 +241,10 @@ pub struct VerifyArgs {
     /// without one, an encrypted backup gets its checksums checked.
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<std::path::PathBuf>,
+    /// Check the backup's copy at this destination (downloaded into a
+    /// staging folder, checked, then removed) instead of the local set.
+    #[arg(long, value_name = "NAME")]
+    pub at: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -174,6 +273,21 @@ pub struct RestoreArgs {
     /// not needed when the vault keeps the project's identity or passphrase).
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<std::path::PathBuf>,
+    /// Restore from the backup's copy at this destination (downloaded and
+    /// checked before anything touches the target). Without it, a backup
+    /// kept only at destinations is read from the first that has it.
+    #[arg(long, value_name = "NAME")]
+    pub at: Option<String>,
+    /// Restore only the Supabase Storage files (into --to-project's Storage).
+    #[arg(long, conflicts_with = "database_only")]
+    pub storage_only: bool,
+    /// Restore only the database, not the Storage files.
+    #[arg(long)]
+    pub database_only: bool,
+    /// Also delete the target's Storage files the backup does not know (in
+    /// the backup's buckets); without it nothing is ever deleted.
+    #[arg(long, conflicts_with = "database_only")]
+    pub storage_mirror: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -204,6 +318,63 @@ pub struct ProjectFields {
     pub anon_key: Option<String>,
     #[command(flatten)]
     pub encryption: EncryptionFlags,
+    #[command(flatten)]
+    pub copies: CopyFlags,
+    #[command(flatten)]
+    pub storage: StorageFlags,
+}
+
+/// How a project's Supabase Storage files are reached.
+#[derive(Debug, Default, Args)]
+pub struct StorageFlags {
+    /// The Storage REST API, for self-hosted Supabase or `supabase start`
+    /// (default: https://PROJECT.supabase.co/storage/v1, from the
+    /// connection string); used with --service-key. An empty value goes
+    /// back to the default.
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Storage's S3 endpoint (https://PROJECT.storage.supabase.co/storage/v1/s3);
+    /// the secret comes from SUPABACKUP_STORAGE_S3_SECRET or a prompt and is
+    /// sealed in the vault. Used instead of the REST API when set.
+    #[arg(long, value_name = "URL", conflicts_with = "no_storage_s3")]
+    pub storage_s3_endpoint: Option<String>,
+    /// The project's region, for the S3 endpoint (eu-central-1...).
+    #[arg(long, value_name = "R", conflicts_with = "no_storage_s3")]
+    pub storage_s3_region: Option<String>,
+    /// The access key id made under Storage > S3 in the dashboard.
+    #[arg(long, value_name = "ID", conflicts_with = "no_storage_s3")]
+    pub storage_s3_access_key_id: Option<String>,
+    /// Forget the Storage S3 endpoint and its keys (the REST API with the
+    /// service key is used, if set).
+    #[arg(long)]
+    pub no_storage_s3: bool,
+    /// Back up only this bucket (repeatable; replaces the list; an empty
+    /// value means every bucket).
+    #[arg(long, value_name = "BUCKET")]
+    pub storage_include: Vec<String>,
+    /// Never back up this bucket (repeatable; replaces the list; an empty
+    /// value clears it).
+    #[arg(long, value_name = "BUCKET")]
+    pub storage_exclude: Vec<String>,
+}
+
+/// Where a project's backups are copied.
+#[derive(Debug, Default, Args)]
+pub struct CopyFlags {
+    /// Copy its backups to this destination after each backup (repeatable;
+    /// replaces the list).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_copies")]
+    pub copy_to: Vec<String>,
+    /// Copy its backups nowhere.
+    #[arg(long)]
+    pub no_copies: bool,
+    /// Delete the local folder of each backup once every copy of it is
+    /// verified (the backups then live only at the destinations).
+    #[arg(long, conflicts_with = "keep_local")]
+    pub remote_only: bool,
+    /// Keep the local folders (the default; undoes --remote-only).
+    #[arg(long)]
+    pub keep_local: bool,
 }
 
 /// How a project's backups are encrypted.
@@ -319,7 +490,8 @@ pub enum SettingsCmd {
     /// Change a setting.
     Set {
         /// backup-root, pg-bin-dir, default-compression, default-level,
-        /// theme, auto-lock-minutes or concurrency.
+        /// theme, auto-lock-minutes, concurrency, retry-delay or
+        /// storage-concurrency.
         key: String,
         /// The new value.
         value: String,
@@ -360,8 +532,13 @@ pub enum CatalogCmd {
         json: JsonFlag,
         /// Replace the catalog (moved aside, never deleted) with this copy
         /// from catalog-copies/, even when the catalog is readable.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "from")]
         from_copy: Option<std::path::PathBuf>,
+        /// Recreate records from the complete sets at this destination
+        /// instead (on a fresh machine: add the destination first). Their
+        /// files stay there; verify and restore fetch them.
+        #[arg(long, value_name = "NAME")]
+        from: Option<String>,
     },
 }
 
@@ -389,6 +566,29 @@ pub struct ScheduleFields {
     /// Keep this schedule's backups younger than N days.
     #[arg(long, value_name = "D")]
     pub keep_days: Option<u32>,
+    /// Keep the newest backup of each of the last N hours that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest backup of each of the last N days that have one
+    /// (local time).
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest backup of each of the last N years that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Copy this schedule's backups to this destination instead of the
+    /// project's (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_copies")]
+    pub copy_to: Vec<String>,
+    /// Copy this schedule's backups nowhere (whatever the project says).
+    #[arg(long)]
+    pub no_copies: bool,
     /// Cancel a run that takes longer than this many seconds.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,

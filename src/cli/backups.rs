@@ -4,9 +4,10 @@ use crate::cli::args::{BackupArgs, BackupsArgs, RestoreArgs, VerifyArgs};
 use crate::cli::{confirm, output, password, resolve};
 use crate::domain::{Backup, BackupKind, BackupStatus, Compression, ConnInfo, Profile};
 use crate::engine::set::BackupSet;
+use crate::engine::storage::{BackupOptions, RestoreOptions, RestoreScope, StoragePlan};
 use crate::engine::{
     BackupFilter, BackupRequest, CancelToken, DrillRequest, Engine, EngineError, Keys, Progress,
-    RestoreRequest, SetRef, Unlocked, describe_problems,
+    RestoreReport, RestoreRequest, SetRef, Unlocked, describe_problems,
 };
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -31,7 +32,7 @@ pub(crate) async fn ctrl_c_cancels<T>(
 }
 
 /// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel.
-fn with_progress<T>(
+pub(crate) fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
     progress: Arc<Progress>,
     cancel: CancelToken,
@@ -60,12 +61,17 @@ fn with_progress<T>(
                         .eta()
                         .map(|d| format!(", ETA {}s", d.as_secs()))
                         .unwrap_or_default();
-                    bar.set_message(format!(
-                        "{} rows, {} written{eta} | {}",
-                        p.rows(),
-                        output::bytes(p.bytes_written()),
-                        p.current()
-                    ));
+                    let current = p.current();
+                    let counted = if current.starts_with("storage") {
+                        format!("{} files", p.rows())
+                    } else {
+                        format!(
+                            "{} rows, {} written",
+                            p.rows(),
+                            output::bytes(p.bytes_written())
+                        )
+                    };
+                    bar.set_message(format!("{counted}{eta} | {current}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
@@ -100,9 +106,58 @@ struct BackupRow<'a> {
     /// What a person should know about the set (the `backup` command only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+    /// Its copies at destinations.
+    copies: Vec<CopyRow>,
+    /// The local folder was removed once every copy was verified.
+    remote_only: bool,
+    /// The Supabase Storage files in the set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<&'a crate::domain::StorageSummary>,
 }
 
-fn row(b: &Backup) -> BackupRow<'_> {
+#[derive(Serialize)]
+struct CopyRow {
+    destination: String,
+    #[serde(flatten)]
+    status: crate::domain::CopyStatus,
+    at: chrono::DateTime<chrono::Utc>,
+    attempts: u32,
+}
+
+fn copy_rows(engine: &Engine, b: &Backup) -> Vec<CopyRow> {
+    b.extra
+        .copies
+        .iter()
+        .map(|c| CopyRow {
+            destination: engine.destination_name(c.destination),
+            status: c.status.clone(),
+            at: c.at,
+            attempts: c.attempts,
+        })
+        .collect()
+}
+
+/// The copies in a few words: `offsite ok, nas FAILED, usb pending`.
+fn copies_cell(engine: &Engine, b: &Backup) -> String {
+    let cells: Vec<String> = copy_rows(engine, b)
+        .iter()
+        .map(|c| {
+            let state = match &c.status {
+                crate::domain::CopyStatus::Copied => "ok",
+                crate::domain::CopyStatus::Failed { .. } => "FAILED",
+                crate::domain::CopyStatus::Pending => "pending",
+            };
+            format!("{} {state}", c.destination)
+        })
+        .collect();
+    match (cells.is_empty(), b.extra.remote_only) {
+        (true, _) => "-".into(),
+        (false, true) => format!("{} (remote-only)", cells.join(", ")),
+        (false, false) => cells.join(", "),
+    }
+}
+
+fn row<'a>(engine: &Engine, b: &'a Backup) -> BackupRow<'a> {
     BackupRow {
         id: b.id.to_string(),
         project: &b.project_name,
@@ -119,7 +174,44 @@ fn row(b: &Backup) -> BackupRow<'_> {
         error: b.error.as_deref(),
         pinned: b.pinned,
         warnings: Vec::new(),
+        copies: copy_rows(engine, b),
+        remote_only: b.extra.remote_only,
+        storage: b.extra.storage.as_ref(),
     }
+}
+
+/// Prints what the Storage part of a backup will download when it is the
+/// project's first (downloads from Supabase are billed egress).
+fn plan_hook() -> crate::engine::storage::PlanHook {
+    std::sync::Arc::new(|plan: StoragePlan| {
+        if plan.first {
+            eprintln!(
+                "First backup of the Storage files of \"{}\": {} file(s) in {} bucket(s), {} to \
+                 download from {}. Downloads from Supabase count as egress (billed past the \
+                 plan's allowance); later backups download only what changed.",
+                plan.project,
+                crate::domain::human_count(plan.objects),
+                plan.buckets,
+                output::bytes(plan.to_download_bytes),
+                plan.access
+            );
+        }
+        Box::pin(async { true })
+    })
+}
+
+/// The Storage files of a finished backup, in a line.
+fn storage_line(s: &crate::domain::StorageSummary) -> String {
+    format!(
+        "Storage: {} file(s) ({}) in {} bucket(s); {} downloaded ({}), {} newly stored ({} on disk)",
+        crate::domain::human_count(s.objects),
+        output::bytes(s.bytes),
+        s.buckets,
+        crate::domain::human_count(s.downloaded),
+        output::bytes(s.downloaded_bytes),
+        crate::domain::human_count(s.stored_new),
+        output::bytes(s.stored_new_bytes)
+    )
 }
 
 /// `supabackup backup`.
@@ -130,6 +222,13 @@ pub fn backup(
 ) -> Result<i32, EngineError> {
     let project = resolve::project(engine, &a.project)?;
     let kind: BackupKind = a.kind.parse()?;
+    if a.no_storage && kind == BackupKind::Storage {
+        return Err(crate::domain::ValidationError::new(
+            "kind",
+            "--no-storage leaves out the Storage files, which are all a storage backup holds",
+        )
+        .into());
+    }
     let profile = a
         .profile
         .as_deref()
@@ -145,34 +244,70 @@ pub fn backup(
         compression,
         job_id: None,
     };
+    let options = BackupOptions {
+        no_storage: a.no_storage,
+        on_storage_plan: Some(plan_hook()),
+    };
     let b = with_progress(
         rt,
         progress.clone(),
         cancel.clone(),
         a.json,
-        engine.backup(req, progress, cancel),
+        engine.backup_with(req, options, progress, cancel),
     )?;
     let warnings = b.extra.warnings.clone();
     if a.json {
         output::json(&BackupRow {
             warnings,
-            ..row(&b)
+            ..row(engine, &b)
         });
     } else if b.status == BackupStatus::Completed {
         for w in &warnings {
             println!("warning: {w}");
         }
+        let secs = b
+            .duration()
+            .map(|d| d.num_milliseconds() as f64 / 1000.0)
+            .unwrap_or(0.0);
+        // A files-only set has no database parts to count.
+        let what = if b.kind == crate::domain::BackupKind::Storage {
+            format!("{secs:.1}s")
+        } else {
+            format!(
+                "{}, {} rows, {secs:.1}s",
+                output::bytes(b.bytes),
+                crate::domain::human_count(b.rows)
+            )
+        };
         println!(
-            "Backup {} of \"{}\" completed: {} ({}, {} rows, {:.1}s)",
+            "Backup {} of \"{}\" completed: {} ({what})",
             b.id.short(),
             b.project_name,
             b.path.display(),
-            output::bytes(b.bytes),
-            crate::domain::human_count(b.rows),
-            b.duration()
-                .map(|d| d.num_milliseconds() as f64 / 1000.0)
-                .unwrap_or(0.0)
         );
+        if let Some(s) = &b.extra.storage {
+            println!("{}", storage_line(s));
+        }
+        for c in copy_rows(engine, &b) {
+            match &c.status {
+                crate::domain::CopyStatus::Copied => {
+                    println!("Copied to \"{}\".", c.destination)
+                }
+                crate::domain::CopyStatus::Failed { error } => eprintln!(
+                    "warning: the copy to \"{}\" failed: {error} (the backup itself is \
+                     complete; `supabackup sync` tries the copy again)",
+                    c.destination
+                ),
+                crate::domain::CopyStatus::Pending => eprintln!(
+                    "warning: the copy to \"{}\" was not made (cancelled); `supabackup sync` \
+                     makes it",
+                    c.destination
+                ),
+            }
+        }
+        if b.extra.remote_only {
+            println!("Every copy verified: the local folder was removed (remote-only).");
+        }
     }
     if b.status != BackupStatus::Completed {
         eprintln!(
@@ -208,7 +343,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
     };
     let backups = engine.backups(&filter)?;
     if a.json {
-        output::json(&backups.iter().map(row).collect::<Vec<_>>());
+        output::json(&backups.iter().map(|b| row(engine, b)).collect::<Vec<_>>());
         return Ok(0);
     }
     if backups.is_empty() {
@@ -232,6 +367,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
                     .as_deref()
                     .map(|s| s[..12].to_string())
                     .unwrap_or_else(|| "-".into()),
+                copies_cell(engine, b),
                 b.path.display().to_string(),
             ]
         })
@@ -246,6 +382,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
             "CREATED (UTC)",
             "DURATION",
             "SHA256",
+            "COPIES",
             "PATH",
         ],
         &rows,
@@ -296,6 +433,22 @@ pub fn verify(
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
     let set = resolve::set(engine, &a.backup)?;
+    let Fetch {
+        set,
+        fetched,
+        unlocked,
+    } = fetch_if_remote(
+        engine,
+        None,
+        set,
+        ReadFrom {
+            at: a.at.as_deref(),
+            strict: false,
+            quiet: a.json,
+        },
+        password_file,
+        rt,
+    )?;
     // Without an identity or passphrase given, an encrypted set gets its
     // checksums checked (no key needed), unless a drill must restore it.
     let keys = if a.identity.is_empty()
@@ -304,7 +457,7 @@ pub fn verify(
     {
         Keys::none()
     } else {
-        keys_for(engine, &set, &a.identity, None, password_file)?
+        keys_for(engine, &set, &a.identity, unlocked.as_ref(), password_file)?
     };
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
@@ -375,17 +528,34 @@ pub fn verify(
     for p in &report.problems {
         println!("PROBLEM  {p}");
     }
-    if report.ok() && report.contents_checked {
+    if let Some(st) = &report.storage {
         println!(
-            "Backup intact: checksums match and every part decompresses ({}).",
-            report.path.display()
+            "{}  {} stored Storage file(s), {}{}",
+            if st.problems.is_empty() {
+                "ok      "
+            } else {
+                "DAMAGED "
+            },
+            crate::domain::human_count(st.files),
+            output::bytes(st.bytes),
+            if st.contents_checked {
+                ", each decoded and its SHA-256 checked"
+            } else {
+                " (encrypted: their bytes checked, not decrypted)"
+            }
         );
+    }
+    let place = match &fetched {
+        Some(f) => format!("the copy at \"{}\"", f.destination),
+        None => report.path.display().to_string(),
+    };
+    if report.ok() && report.contents_checked {
+        println!("Backup intact: checksums match and every part decompresses ({place}).");
     } else if report.ok() {
         println!(
-            "Backup intact: every checksum matches ({}). It is encrypted: give its identity \
+            "Backup intact: every checksum matches ({place}). It is encrypted: give its identity \
              with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
-             decompress every part.",
-            report.path.display()
+             decompress every part."
         );
     } else {
         eprintln!(
@@ -405,8 +575,25 @@ pub fn verify(
                         .unwrap_or_else(|| "table missing".into())
                 );
             }
+            for m in &d.storage_mismatches {
+                println!(
+                    "MISMATCH bucket {}: {} file(s), {} in the backup; {} row(s), {} in \
+                     storage.objects after restore",
+                    m.bucket,
+                    m.expected_objects,
+                    output::bytes(m.expected_bytes),
+                    m.found_objects,
+                    output::bytes(m.found_bytes)
+                );
+            }
             for w in &d.warnings {
                 println!("warning: {w}");
+            }
+            if d.buckets_checked > 0 {
+                println!(
+                    "Storage: {} bucket(s) compared with storage.objects.",
+                    d.buckets_checked
+                );
             }
             println!(
                 "Restore drill {}: {} tables and {} rows restored into {}{}.",
@@ -435,11 +622,26 @@ pub fn restore(
     password_file: Option<&std::path::Path>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
-    let target = match (&a.to_url, &a.to_project, unlocked) {
-        (Some(url), _, _) => ConnInfo::parse(url)?,
+    let scope = if a.storage_only {
+        RestoreScope::StorageOnly
+    } else if a.database_only {
+        RestoreScope::DatabaseOnly
+    } else {
+        RestoreScope::Everything
+    };
+    let (target, target_project) = match (&a.to_url, &a.to_project, unlocked) {
+        (Some(_), _, _) if a.storage_only || a.storage_mirror => {
+            return Err(crate::domain::ValidationError::new(
+                "to_url",
+                "a database URL gives no Storage access: restore the Storage files into a \
+                 project with --to-project NAME",
+            )
+            .into());
+        }
+        (Some(url), _, _) => (ConnInfo::parse(url)?, None),
         (None, Some(p), Some(unlocked)) => {
             let p = resolve::project(engine, p)?;
-            unlocked.project_conninfo(&p)?
+            (unlocked.project_conninfo(&p)?, Some(p.id))
         }
         _ => {
             return Err(EngineError::NeedsConfirmation(
@@ -450,30 +652,75 @@ pub fn restore(
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
     let source = resolve::set(engine, &a.backup)?;
-    let keys = keys_for(engine, &source, &a.identity, unlocked, password_file)?;
+    let Fetch {
+        set: source,
+        fetched: _fetched,
+        unlocked,
+    } = fetch_if_remote(
+        engine,
+        unlocked,
+        source,
+        ReadFrom {
+            at: a.at.as_deref(),
+            strict: true,
+            quiet: a.json,
+        },
+        password_file,
+        rt,
+    )?;
+    let keys = keys_for(
+        engine,
+        &source,
+        &a.identity,
+        unlocked.as_ref(),
+        password_file,
+    )?;
     let req = RestoreRequest {
         keys,
         source,
         target,
         confirmed: a.yes,
     };
-    let report = with_progress(
-        rt,
-        progress.clone(),
-        cancel.clone(),
-        a.json,
-        engine.restore(req, progress, cancel),
-    )
-    .map_err(|e| match e {
-        EngineError::NeedsConfirmation(m) => {
-            EngineError::NeedsConfirmation(format!("{m}. Pass --yes to go ahead."))
+    let run = async {
+        match (&unlocked, target_project) {
+            (Some(u), Some(id)) => {
+                let opts = RestoreOptions {
+                    storage_target: Some(id),
+                    mirror: a.storage_mirror,
+                    scope,
+                };
+                u.restore_with(req, opts, progress.clone(), cancel.clone())
+                    .await
+            }
+            _ if a.database_only => {
+                engine
+                    .restore_database(req, progress.clone(), cancel.clone())
+                    .await
+            }
+            _ => engine.restore(req, progress.clone(), cancel.clone()).await,
         }
-        e => e,
-    })?;
+    };
+    let report =
+        with_progress(rt, progress.clone(), cancel.clone(), a.json, run).map_err(|e| match e {
+            EngineError::NeedsConfirmation(m) => {
+                EngineError::NeedsConfirmation(format!("{m}. Pass --yes to go ahead."))
+            }
+            e => e,
+        })?;
+    let storage_failed = report
+        .storage
+        .as_ref()
+        .is_some_and(|s| !s.failed.is_empty());
     if a.json {
         output::json(&report);
-        return Ok(0);
+        return Ok(if storage_failed { 1 } else { 0 });
     }
+    print_restore(&report);
+    Ok(if storage_failed { 1 } else { 0 })
+}
+
+/// Prints how a restore went.
+fn print_restore(report: &RestoreReport) {
     for w in &report.warnings {
         println!("warning: {w}");
     }
@@ -496,38 +743,191 @@ pub fn restore(
             );
         }
     }
-    println!(
-        "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",
-        report.backup_id.short(),
-        report.parts.join(" + "),
-        report.target,
-        report.rows,
-        report.seconds,
-        if report.replaced_tables > 0 {
-            format!("; {} existing table(s) replaced", report.replaced_tables)
-        } else {
-            String::new()
+    if !report.parts.is_empty() {
+        println!(
+            "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",
+            report.backup_id.short(),
+            report.parts.join(" + "),
+            report.target,
+            report.rows,
+            report.seconds,
+            if report.replaced_tables > 0 {
+                format!("; {} existing table(s) replaced", report.replaced_tables)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(s) = &report.storage {
+        for f in &s.failed {
+            eprintln!("error: not restored: {f}");
         }
-    );
-    Ok(0)
+        println!(
+            "Restored the Storage files of backup {} into {}: {} of {} file(s) uploaded ({}), \
+             {} already identical{}{}{}.",
+            report.backup_id.short(),
+            s.target,
+            crate::domain::human_count(s.uploaded),
+            crate::domain::human_count(s.objects),
+            output::bytes(s.uploaded_bytes),
+            crate::domain::human_count(s.unchanged),
+            if s.replaced > 0 {
+                format!(", {} replaced another version", s.replaced)
+            } else {
+                String::new()
+            },
+            if s.deleted > 0 {
+                format!(", {} deleted (--storage-mirror)", s.deleted)
+            } else {
+                String::new()
+            },
+            if s.buckets_created.is_empty() {
+                String::new()
+            } else {
+                format!("; bucket(s) created: {}", s.buckets_created.join(", "))
+            }
+        );
+        if !s.failed.is_empty() {
+            eprintln!(
+                "error: {} Storage file(s) could not be restored (see above); the others were",
+                s.failed.len()
+            );
+        }
+    }
 }
 
 /// `supabackup backup-delete`.
-pub fn delete(engine: &Engine, id: &str, yes: bool) -> Result<i32, EngineError> {
+pub fn delete(
+    engine: &Engine,
+    id: &str,
+    yes: bool,
+    keep_copies: bool,
+    password_file: Option<&std::path::Path>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<i32, EngineError> {
     let b = resolve::backup(engine, id)?;
+    let copies: Vec<String> = b
+        .extra
+        .copies
+        .iter()
+        .map(|c| format!("\"{}\"", engine.destination_name(c.destination)))
+        .collect();
+    let with_copies = !keep_copies && !copies.is_empty();
     if !yes {
         confirm(&format!(
-            "Delete backup {} of \"{}\" ({}, {}) and its files in {}?",
+            "Delete backup {} of \"{}\" ({}, {}), its files in {}{}?",
             b.id.short(),
             b.project_name,
             b.started_at.format("%Y-%m-%d %H:%M UTC"),
             output::bytes(b.bytes),
-            b.path.display()
+            b.path.display(),
+            if with_copies {
+                format!(" and its copies at {}", copies.join(", "))
+            } else {
+                String::new()
+            }
         ))?;
     }
-    let b = engine.delete_backup(b.id)?;
-    println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
-    Ok(0)
+    if !with_copies {
+        let b = engine.delete_backup(b.id)?;
+        println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
+        return Ok(0);
+    }
+    let unlocked = password::unlock(engine, password_file)?;
+    let removal = rt.block_on(unlocked.remove_backup(b.id, false))?;
+    println!(
+        "Deleted backup {} of \"{}\" from {}.",
+        b.id.short(),
+        b.project_name,
+        removal.places()
+    );
+    for (d, why) in &removal.failed {
+        eprintln!(
+            "error: its copy at \"{d}\" could not be deleted: {why}. The record is kept; run \
+             the delete again to retry."
+        );
+    }
+    Ok(if removal.failed.is_empty() { 0 } else { 1 })
+}
+
+/// The set to read: the local one, or (with `--at NAME`, or for a backup
+/// kept only at destinations) its copy fetched into a staging folder, which
+/// lives as long as the returned `Fetched`. `strict`: a file that does not
+/// match its checksum stops the fetch (restore); otherwise verify reports it.
+fn fetch_if_remote(
+    engine: &Engine,
+    unlocked: Option<&Unlocked>,
+    set: SetRef,
+    how: ReadFrom<'_>,
+    password_file: Option<&std::path::Path>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Fetch, EngineError> {
+    let ReadFrom { at, strict, quiet } = how;
+    let none = |set| Fetch {
+        set,
+        fetched: None,
+        unlocked: unlocked.cloned(),
+    };
+    let SetRef::Id(id) = set else {
+        if at.is_some() {
+            return Err(EngineError::Failed(
+                "--at reads a backup the catalog knows: give its id, not a folder".into(),
+            ));
+        }
+        return Ok(none(set));
+    };
+    let b = engine.backup_record(id)?;
+    let local_gone = !b.path.is_dir() && !b.extra.copies.is_empty();
+    if at.is_none() && !local_gone {
+        return Ok(none(set));
+    }
+    let unlocked = match unlocked {
+        Some(u) => u.clone(),
+        None => password::unlock(engine, password_file)?,
+    };
+    let d = unlocked.copy_source(&b, at)?;
+    if !quiet {
+        eprintln!(
+            "Reading backup {} from \"{}\" ({}).",
+            b.id.short(),
+            d.name,
+            d.describe()
+        );
+    }
+    let progress = Arc::new(Progress::new());
+    let cancel = CancelToken::new();
+    let fetched = with_progress(
+        rt,
+        progress.clone(),
+        cancel.clone(),
+        quiet,
+        unlocked.fetch_set(id, &d, strict, &progress, &cancel),
+    )?;
+    Ok(Fetch {
+        set: fetched.set_ref(),
+        fetched: Some(fetched),
+        unlocked: Some(unlocked),
+    })
+}
+
+/// Where and how `fetch_if_remote` reads a set.
+struct ReadFrom<'a> {
+    /// `--at NAME`.
+    at: Option<&'a str>,
+    /// Stop at the first file that does not match its checksum.
+    strict: bool,
+    /// No progress bar or notes (JSON output).
+    quiet: bool,
+}
+
+/// What `fetch_if_remote` found.
+struct Fetch {
+    /// The set to read.
+    set: SetRef,
+    /// The staging folder, when the set was fetched.
+    fetched: Option<crate::engine::Fetched>,
+    /// The engine unlocked, when it had to be (for the vault's keys).
+    unlocked: Option<Unlocked>,
 }
 
 /// `supabackup backup-pin` / `backup-unpin`.

@@ -1,10 +1,18 @@
 //! `supabackup project ...`
 
-use crate::cli::args::{EncryptionFlags, JsonFlag, ProjectCmd, ProjectFields};
+use crate::cli::args::{
+    CopyFlags, EncryptionFlags, JsonFlag, ProjectCmd, ProjectFields, StorageFlags,
+};
 use crate::cli::{confirm, output, password, resolve};
-use crate::domain::{EncryptionSetting, Project, ProjectInput};
+use crate::domain::{EncryptionSetting, Project, ProjectInput, SecretSlot};
+use crate::engine::storage::{S3Change, StoragePatch, StorageView};
 use crate::engine::{EncryptionChange, EngineError, ProjectPatch, TestReport, Unlocked};
+use serde::Serialize;
+use std::io::IsTerminal;
 use zeroize::Zeroizing;
+
+/// The environment variable the Storage S3 secret is read from.
+const S3_SECRET_ENV: &str = "SUPABACKUP_STORAGE_S3_SECRET";
 
 fn z(s: Option<String>) -> Option<Zeroizing<String>> {
     s.map(Zeroizing::new)
@@ -27,6 +35,8 @@ pub fn run(
                     service_key,
                     anon_key,
                     encryption,
+                    copies,
+                    storage,
                 },
         } => {
             let input = ProjectInput {
@@ -37,13 +47,23 @@ pub fn run(
                 service_key: Zeroizing::new(service_key.unwrap_or_default()),
                 anon_key: Zeroizing::new(anon_key.unwrap_or_default()),
             };
+            // The Storage access is checked (and its secret read) first, so
+            // a mistake there adds nothing.
+            input.validate()?;
+            let patch = storage_patch(&storage, None)?;
+            if let Some(p) = &patch {
+                p.check_new()?;
+            }
             let project = engine.add_project(&input)?;
             let project = apply_encryption(engine, project, &encryption)?;
+            let project = apply_copies(engine, project, &copies)?;
+            let project = apply_storage(engine, project, patch)?;
             let view = engine.project_view(&project)?;
             println!(
                 "Added project \"{}\" ({}) {} {}",
                 view.name, view.environment, view.db_url, view.id
             );
+            println!("Storage files: {}", engine.storage_view(&project)?.access);
             println!("Next: supabackup project test \"{}\"", view.name);
         }
         ProjectCmd::List(JsonFlag { json }) => {
@@ -77,8 +97,18 @@ pub fn run(
         ProjectCmd::Show { project, json } => {
             let p = resolve::project(engine, &project)?;
             let v = engine.project_view(&p)?;
+            let storage = engine.storage_view(&p)?;
             if json.json {
-                output::json(&v);
+                #[derive(Serialize)]
+                struct Shown<'a> {
+                    #[serde(flatten)]
+                    view: &'a crate::engine::ProjectView,
+                    storage: &'a StorageView,
+                }
+                output::json(&Shown {
+                    view: &v,
+                    storage: &storage,
+                });
             } else {
                 let none = || "(not set)".to_string();
                 println!("id:           {}", v.id);
@@ -92,6 +122,21 @@ pub fn run(
                 );
                 println!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
                 println!("encryption:   {}", describe_encryption(&p));
+                println!(
+                    "copies:       {}{}",
+                    if v.copy_to.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.copy_to.join(", ")
+                    },
+                    if v.remote_only {
+                        " (remote-only: local folders removed once every copy is verified)"
+                    } else {
+                        ""
+                    }
+                );
+                println!("storage:      {}", storage.access);
+                println!("buckets:      {}", describe_buckets(&storage));
                 println!("active:       {}", if v.is_active { "yes" } else { "no" });
                 println!(
                     "created:      {}",
@@ -122,6 +167,9 @@ pub fn run(
             let id = resolve::project(engine, &project)?.id;
             let p = engine.edit_project(id, patch)?;
             let p = apply_encryption(engine, p, &fields.encryption)?;
+            let p = apply_copies(engine, p, &fields.copies)?;
+            let patch = storage_patch(&fields.storage, Some(&p))?;
+            let p = apply_storage(engine, p, patch)?;
             let v = engine.project_view(&p)?;
             println!(
                 "Updated project \"{}\" ({}) {}",
@@ -195,6 +243,24 @@ pub fn print_report(r: &TestReport) {
     if let Some(p) = r.profile {
         println!("Profile:      {p} (default for backups of this project)");
     }
+    if let Some(st) = &r.storage {
+        match (&st.error, st.kind) {
+            (Some(e), _) => println!("Storage:      {}: FAILED: {e}", st.access),
+            (None, "none") => println!(
+                "Storage:      {}: backups hold the database only",
+                st.access
+            ),
+            (None, _) if st.buckets.is_empty() => {
+                println!("Storage:      {}: no buckets", st.access)
+            }
+            (None, _) => println!(
+                "Storage:      {}: {} bucket(s): {}",
+                st.access,
+                st.buckets.len(),
+                st.buckets.join(", ")
+            ),
+        }
+    }
     for f in &r.findings {
         println!("Diagnosis:    [{}] {}", f.severity, f.message);
     }
@@ -257,6 +323,145 @@ fn apply_encryption(
         );
     }
     Ok(project)
+}
+
+/// Applies `--copy-to`, `--no-copies`, `--remote-only` and `--keep-local`,
+/// saying what changed.
+fn apply_copies(
+    engine: &Unlocked,
+    project: Project,
+    flags: &CopyFlags,
+) -> Result<Project, EngineError> {
+    let copy_to = if flags.no_copies {
+        Some(Vec::new())
+    } else if flags.copy_to.is_empty() {
+        None
+    } else {
+        Some(resolve::destinations(engine, &flags.copy_to)?)
+    };
+    let remote_only = if flags.remote_only {
+        Some(true)
+    } else if flags.keep_local {
+        Some(false)
+    } else {
+        None
+    };
+    if copy_to.is_none() && remote_only.is_none() {
+        return Ok(project);
+    }
+    let project = engine.set_copies(project.id, copy_to, remote_only)?;
+    let v = engine.project_view(&project)?;
+    if v.copy_to.is_empty() {
+        println!("Backups of \"{}\" are not copied anywhere.", v.name);
+    } else {
+        println!(
+            "Backups of \"{}\" are copied to {} after each backup{}.",
+            v.name,
+            v.copy_to.join(", "),
+            if v.remote_only {
+                "; each local folder is removed once every copy of it is verified"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(project)
+}
+
+/// The change `--api-url`, `--storage-s3-*`, `--no-storage-s3`,
+/// `--storage-include` and `--storage-exclude` ask for (`None`: none), to
+/// `project` (`None`: a new one). The S3 secret comes from
+/// SUPABACKUP_STORAGE_S3_SECRET or a prompt, never argv.
+fn storage_patch(
+    flags: &StorageFlags,
+    project: Option<&Project>,
+) -> Result<Option<StoragePatch>, EngineError> {
+    let s3_given = flags.storage_s3_endpoint.is_some()
+        || flags.storage_s3_region.is_some()
+        || flags.storage_s3_access_key_id.is_some();
+    let env_secret = std::env::var(S3_SECRET_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(Zeroizing::new);
+    let has_s3 = project
+        .and_then(|p| p.extra.storage.as_ref())
+        .is_some_and(|s| s.s3.is_some());
+    let s3 = if flags.no_storage_s3 {
+        Some(None)
+    } else if s3_given || (env_secret.is_some() && has_s3) {
+        let kept = project.is_some_and(|p| p.sealed(SecretSlot::StorageS3Secret).is_some());
+        let secret = match env_secret {
+            Some(s) => Some(s),
+            None if kept => None,
+            None => Some(prompt_s3_secret()?),
+        };
+        Some(Some(S3Change {
+            endpoint: flags.storage_s3_endpoint.clone(),
+            region: flags.storage_s3_region.clone(),
+            access_key_id: flags.storage_s3_access_key_id.clone(),
+            secret,
+        }))
+    } else {
+        None
+    };
+    let list = |given: &Vec<String>| (!given.is_empty()).then(|| given.clone());
+    let patch = StoragePatch {
+        api_url: flags
+            .api_url
+            .clone()
+            .map(|u| (!u.trim().is_empty()).then_some(u)),
+        s3,
+        include: list(&flags.storage_include),
+        exclude: list(&flags.storage_exclude),
+    };
+    Ok((!patch.is_empty()).then_some(patch))
+}
+
+/// Applies a Storage change, saying what it is now.
+fn apply_storage(
+    engine: &Unlocked,
+    project: Project,
+    patch: Option<StoragePatch>,
+) -> Result<Project, EngineError> {
+    let Some(patch) = patch else {
+        return Ok(project);
+    };
+    let project = engine.set_storage(project.id, patch)?;
+    let view = engine.storage_view(&project)?;
+    println!(
+        "Storage files of \"{}\": {}; {}.",
+        project.name,
+        view.access,
+        describe_buckets(&view)
+    );
+    Ok(project)
+}
+
+/// The Storage S3 secret, asked on a terminal.
+fn prompt_s3_secret() -> Result<Zeroizing<String>, EngineError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(EngineError::NeedsConfirmation(format!(
+            "the Storage S3 secret access key is needed: set {S3_SECRET_ENV} (it is never taken \
+             as an argument) or run on a terminal to be asked"
+        )));
+    }
+    rpassword::prompt_password("Storage S3 secret access key: ")
+        .map(Zeroizing::new)
+        .map_err(|e| EngineError::Failed(format!("cannot read the secret: {e}")))
+}
+
+/// Which buckets are backed up, in words.
+fn describe_buckets(v: &StorageView) -> String {
+    match (v.include_buckets.is_empty(), v.exclude_buckets.is_empty()) {
+        (true, true) => "every bucket".into(),
+        (false, true) => format!("only {}", v.include_buckets.join(", ")),
+        (true, false) => format!("every bucket but {}", v.exclude_buckets.join(", ")),
+        (false, false) => format!(
+            "only {}, but not {}",
+            v.include_buckets.join(", "),
+            v.exclude_buckets.join(", ")
+        ),
+    }
 }
 
 /// The encryption setting in words.

@@ -1,7 +1,7 @@
 //! What a person typed (a name, a short id, a folder) resolved once, here
 //! at the edge: the engine takes typed ids.
 
-use crate::domain::{Backup, BackupJob, Project};
+use crate::domain::{Backup, BackupJob, DestinationId, Project};
 use crate::engine::{Engine, EngineError, SetRef};
 use std::path::Path;
 
@@ -27,4 +27,16 @@ pub fn set(engine: &Engine, text: &str) -> Result<SetRef, EngineError> {
         return Ok(SetRef::Folder(path.to_path_buf()));
     }
     Ok(SetRef::Id(backup(engine, text)?.id))
+}
+
+/// Destinations by name or id, each checked.
+pub fn destinations(engine: &Engine, names: &[String]) -> Result<Vec<DestinationId>, EngineError> {
+    let mut ids = Vec::new();
+    for name in names {
+        let id = engine.find_destination(name)?.id;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }

@@ -5,7 +5,7 @@ use crate::cli::args::{CatalogCmd, ScheduleCmd, ScheduleFields};
 use crate::cli::backups::ctrl_c_cancels;
 use crate::cli::{output, resolve};
 use crate::datadir::DataDir;
-use crate::domain::{BackupJob, ValidationError};
+use crate::domain::{BackupJob, Gfs, JobExtra, ValidationError};
 use crate::engine::{
     CancelToken, Engine, EngineError, JobInput, RunHooks, RunReport, Scheduler, SchedulerSource,
     Unlocked,
@@ -40,6 +40,22 @@ fn input(
         retries: f.retries,
         webhook_url: f.webhook,
         enabled: !f.disabled,
+        extra: Some(JobExtra {
+            gfs: Gfs {
+                hourly: f.keep_hourly,
+                daily: f.keep_daily,
+                weekly: f.keep_weekly,
+                monthly: f.keep_monthly,
+                yearly: f.keep_yearly,
+            },
+            copy_to: if f.no_copies {
+                Some(Vec::new())
+            } else if f.copy_to.is_empty() {
+                None
+            } else {
+                Some(resolve::destinations(engine, &f.copy_to)?)
+            },
+        }),
     })
 }
 
@@ -57,6 +73,10 @@ struct JobRow {
     kind: String,
     keep_last: Option<u32>,
     keep_days: Option<u32>,
+    /// Grandfather-father-son: keep hourly/daily/weekly/monthly/yearly.
+    keep: Gfs,
+    /// Where its backups are copied instead of the project's destinations.
+    copy_to: Option<Vec<String>>,
     retries: u32,
 }
 
@@ -83,7 +103,43 @@ fn row(engine: &Engine, j: &BackupJob) -> JobRow {
         kind: j.kind.to_string(),
         keep_last: j.retention.keep_last,
         keep_days: j.retention.keep_days,
+        keep: j.extra.gfs,
+        copy_to: j
+            .extra
+            .copy_to
+            .as_ref()
+            .map(|list| list.iter().map(|d| engine.destination_name(*d)).collect()),
         retries: j.retries,
+    }
+}
+
+/// What retention keeps, in words.
+fn describe_retention(r: &JobRow) -> String {
+    let mut rules = Vec::new();
+    if let Some(n) = r.keep_last {
+        rules.push(format!("the last {n}"));
+    }
+    if let Some(n) = r.keep_days {
+        rules.push(format!("those younger than {n} days"));
+    }
+    for (n, what) in [
+        (r.keep.hourly, "hour"),
+        (r.keep.daily, "day"),
+        (r.keep.weekly, "week"),
+        (r.keep.monthly, "month"),
+        (r.keep.yearly, "year"),
+    ] {
+        if let Some(n) = n {
+            rules.push(format!("the newest of each of the last {n} {what}(s)"));
+        }
+    }
+    if rules.is_empty() {
+        "keeps everything".into()
+    } else {
+        format!(
+            "keeps {} (locally and at each destination; pinned backups and the newest always)",
+            rules.join(", ")
+        )
     }
 }
 
@@ -186,16 +242,15 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                     r.project,
                     if r.enabled { "enabled" } else { "disabled" }
                 );
+                println!("Kind:      {}; retries {}", r.kind, r.retries);
+                println!("Retention: {}", describe_retention(&r));
                 println!(
-                    "Kind:      {}; retention: keep last {}, keep {} days; retries {}",
-                    r.kind,
-                    r.keep_last
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    r.keep_days
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    r.retries
+                    "Copies:    {}",
+                    match &r.copy_to {
+                        None => "the project's destinations".to_string(),
+                        Some(list) if list.is_empty() => "none".to_string(),
+                        Some(list) => list.join(", "),
+                    }
                 );
                 print_next_runs(&cron);
                 println!(
@@ -350,7 +405,11 @@ pub fn catalog(
     cmd: CatalogCmd,
 ) -> Result<i32, EngineError> {
     match cmd {
-        CatalogCmd::Rebuild { json, from_copy } => {
+        CatalogCmd::Rebuild {
+            json,
+            from_copy,
+            from,
+        } => {
             if let Some(file) = &from_copy {
                 // Checked before anything is moved; a file that is not a good
                 // copy is bad input.
@@ -383,7 +442,16 @@ pub fn catalog(
                     return Err(e);
                 }
             };
-            let mut r = unlocked.rebuild_catalog()?;
+            let mut r = match &from {
+                None => unlocked.rebuild_catalog()?,
+                Some(name) => {
+                    let d = unlocked.find_destination(name)?;
+                    let rt = tokio::runtime::Runtime::new().map_err(|e| {
+                        EngineError::Failed(format!("cannot start the async runtime: {e}"))
+                    })?;
+                    rt.block_on(unlocked.rebuild_from_destination(&d))?
+                }
+            };
             r.salvage = salvage;
             if json.json {
                 output::json(&r);
@@ -444,7 +512,7 @@ fn print_salvage(s: &crate::store::Salvage) {
 /// The backup records part of a rebuild, in words.
 fn print_rebuild(r: &crate::engine::RebuildReport) {
     println!(
-        "Found {} backup folder(s): {} record(s) recreated, {} already known, {} skipped.",
+        "Found {} backup set(s): {} record(s) recreated, {} already known, {} skipped.",
         r.found,
         r.restored,
         r.known,

@@ -7,21 +7,25 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// What a backup contains.
+/// What a backup contains. The catalog stores these by position
+/// (postcard): new variants go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupKind {
-    /// Roles, schema and data.
+    /// Roles, schema and data (and the Storage files, when the project has
+    /// Storage access).
     Full,
     /// Schema only.
     Schema,
     /// Data only.
     Data,
+    /// Supabase Storage files only (no database parts).
+    Storage,
 }
 
 impl BackupKind {
     /// All kinds, in display order.
-    pub const ALL: [BackupKind; 3] = [Self::Full, Self::Schema, Self::Data];
+    pub const ALL: [BackupKind; 4] = [Self::Full, Self::Schema, Self::Data, Self::Storage];
 
     /// Lower-case name.
     pub fn as_str(&self) -> &'static str {
@@ -29,6 +33,7 @@ impl BackupKind {
             Self::Full => "full",
             Self::Schema => "schema",
             Self::Data => "data",
+            Self::Storage => "storage",
         }
     }
 
@@ -38,7 +43,19 @@ impl BackupKind {
             Self::Full => &[Part::Roles, Part::PreData, Part::Data, Part::PostData],
             Self::Schema => &[Part::PreData, Part::PostData],
             Self::Data => &[Part::Data],
+            Self::Storage => &[],
         }
+    }
+
+    /// True for the kinds that back up the Storage files (when the project
+    /// has Storage access).
+    pub fn has_storage(&self) -> bool {
+        matches!(self, Self::Full | Self::Storage)
+    }
+
+    /// True for the kinds that dump the database.
+    pub fn has_database(&self) -> bool {
+        !self.parts().is_empty()
     }
 }
 
@@ -105,9 +122,10 @@ impl FromStr for BackupKind {
             "full" => Ok(Self::Full),
             "schema" => Ok(Self::Schema),
             "data" => Ok(Self::Data),
+            "storage" => Ok(Self::Storage),
             other => Err(ValidationError::new(
                 "kind",
-                format!("must be full, schema or data (got \"{other}\")"),
+                format!("must be full, schema, data or storage (got \"{other}\")"),
             )),
         }
     }
@@ -439,6 +457,14 @@ mod tests {
             &[Part::Roles, Part::PreData, Part::Data, Part::PostData]
         );
         assert_eq!(BackupKind::Schema.parts(), &[Part::PreData, Part::PostData]);
+        assert!(BackupKind::Storage.parts().is_empty());
+        assert_eq!(
+            "storage".parse::<BackupKind>().unwrap(),
+            BackupKind::Storage
+        );
+        // Stored by position: the older kinds keep theirs.
+        assert_eq!(postcard::to_stdvec(&BackupKind::Data).unwrap(), [2]);
+        assert_eq!(postcard::to_stdvec(&BackupKind::Storage).unwrap(), [3]);
         for p in [
             Part::Roles,
             Part::Schema,

@@ -4,7 +4,8 @@
 //! whose fields all have defaults: later versions add fields there without
 //! a catalog migration, and older records read as the defaults.
 
-use crate::domain::{Sealed, SecretSlot};
+use crate::domain::{DestinationId, Sealed, SecretSlot, StorageSettings};
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -78,11 +79,58 @@ pub struct ProjectExtra {
     /// Secrets of the slots beyond the fixed three, sealed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed: BTreeMap<SecretSlot, Sealed>,
+    /// Where its backups are copied after they complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy_to: Vec<DestinationId>,
+    /// Delete the local folder once every copy is verified.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_only: bool,
+    /// How its Supabase Storage files are reached (none set: REST with the
+    /// service key when the connection string names a Supabase project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSettings>,
+}
+
+/// Grandfather-father-son retention, as restic's `forget` counts it: for
+/// each of the last N hours (days, weeks, months, years) that have backups,
+/// the newest backup of it is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gfs {
+    /// Hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hourly: Option<u32>,
+    /// Days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily: Option<u32>,
+    /// ISO weeks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekly: Option<u32>,
+    /// Months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly: Option<u32>,
+    /// Years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yearly: Option<u32>,
+}
+
+impl Gfs {
+    /// True when no rule is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// What a schedule record holds beyond its fixed fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobExtra {}
+pub struct JobExtra {
+    /// Grandfather-father-son retention, beside keep-last and keep-days.
+    #[serde(default, skip_serializing_if = "Gfs::is_empty")]
+    pub gfs: Gfs,
+    /// Where this schedule's backups are copied, instead of the project's
+    /// destinations (`None`: the project's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_to: Option<Vec<DestinationId>>,
+}
 
 /// How a backup set is encrypted, as its record remembers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +164,98 @@ pub struct BackupExtra {
     /// How the set is encrypted, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<SetEncryption>,
+    /// Its copies at destinations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyState>,
+    /// The local folder was removed once every copy was verified.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_only: bool,
+    /// The Storage files in the set, when it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSummary>,
+}
+
+/// What a set holds of a project's Storage files, and what its backup
+/// downloaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSummary {
+    /// Buckets backed up.
+    pub buckets: u64,
+    /// Files in the set.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files this backup downloaded (the others had not changed).
+    pub downloaded: u64,
+    /// Bytes it downloaded (egress).
+    pub downloaded_bytes: u64,
+    /// Files newly stored (not already in the store).
+    pub stored_new: u64,
+    /// Bytes those take on disk.
+    pub stored_new_bytes: u64,
+    /// `s3` or `rest`.
+    #[serde(default)]
+    pub access: String,
+}
+
+/// Where one copy of a set stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyState {
+    /// The destination.
+    pub destination: DestinationId,
+    /// Copied, failed or pending.
+    pub status: CopyStatus,
+    /// When it last changed.
+    pub at: DateTime<Utc>,
+    /// Uploads tried so far.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// A copy's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub enum CopyStatus {
+    /// To do (the next sync or scheduler wake copies it).
+    Pending,
+    /// Every file is there, SHA256SUMS last.
+    Copied,
+    /// The last try failed.
+    Failed {
+        /// Why, in words.
+        error: String,
+    },
+}
+
+impl BackupExtra {
+    /// The copy state for `destination`, if the set has one there.
+    pub fn copy(&self, destination: DestinationId) -> Option<&CopyState> {
+        self.copies.iter().find(|c| c.destination == destination)
+    }
+
+    /// Sets the copy state for `destination`.
+    pub fn set_copy(&mut self, destination: DestinationId, status: CopyStatus) {
+        let now = Utc::now();
+        match self
+            .copies
+            .iter_mut()
+            .find(|c| c.destination == destination)
+        {
+            Some(c) => {
+                if !matches!(status, CopyStatus::Pending) {
+                    c.attempts += 1;
+                }
+                c.status = status;
+                c.at = now;
+            }
+            None => self.copies.push(CopyState {
+                destination,
+                attempts: u32::from(!matches!(status, CopyStatus::Pending)),
+                status,
+                at: now,
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +286,7 @@ mod tests {
             extra: Extra(BackupExtra {
                 warnings: vec!["w".into()],
                 encryption: Some(SetEncryption::Passphrase),
+                ..Default::default()
             }),
         };
         let bytes = postcard::to_stdvec(&v).unwrap();

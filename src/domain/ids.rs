@@ -72,6 +72,10 @@ id_type!(
     /// Identifies a scheduled backup job.
     JobId
 );
+id_type!(
+    /// Identifies a destination for copies.
+    DestinationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -148,16 +148,19 @@ pub enum SecretSlot {
     /// An age identity (private key) that opens the backups, kept so this
     /// machine restores without asking.
     AgeIdentity,
+    /// The secret access key of Supabase Storage's S3 endpoint.
+    StorageS3Secret,
 }
 
 impl SecretSlot {
     /// Every slot.
-    pub const ALL: [SecretSlot; 5] = [
+    pub const ALL: [SecretSlot; 6] = [
         Self::DbUrl,
         Self::ServiceKey,
         Self::AnonKey,
         Self::BackupPassphrase,
         Self::AgeIdentity,
+        Self::StorageS3Secret,
     ];
 
     /// The slot's name, as the form field and the export column call it.
@@ -168,6 +171,7 @@ impl SecretSlot {
             Self::AnonKey => "anon_key",
             Self::BackupPassphrase => "backup_passphrase",
             Self::AgeIdentity => "age_identity",
+            Self::StorageS3Secret => "storage_s3_secret",
         }
     }
 

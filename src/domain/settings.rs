@@ -23,11 +23,13 @@ pub enum SettingKey {
     Concurrency,
     /// Seconds before a failed scheduled backup's first retry.
     RetryDelay,
+    /// Storage files downloaded or uploaded at once.
+    StorageConcurrency,
 }
 
 impl SettingKey {
     /// Every key, in display order.
-    pub const ALL: [SettingKey; 8] = [
+    pub const ALL: [SettingKey; 9] = [
         Self::BackupRoot,
         Self::PgBinDir,
         Self::DefaultCompression,
@@ -36,6 +38,7 @@ impl SettingKey {
         Self::AutoLockMinutes,
         Self::Concurrency,
         Self::RetryDelay,
+        Self::StorageConcurrency,
     ];
 
     /// The key as typed.
@@ -49,6 +52,7 @@ impl SettingKey {
             Self::AutoLockMinutes => "auto-lock-minutes",
             Self::Concurrency => "concurrency",
             Self::RetryDelay => "retry-delay",
+            Self::StorageConcurrency => "storage-concurrency",
         }
     }
 
@@ -68,6 +72,9 @@ impl SettingKey {
                 "seconds before a failed scheduled backup is retried; each later retry waits four \
                  times longer, up to an hour (default 30)"
             }
+            Self::StorageConcurrency => {
+                "Supabase Storage files downloaded or uploaded at once, 1-16 (default 4)"
+            }
         }
     }
 
@@ -81,6 +88,7 @@ impl SettingKey {
             Self::AutoLockMinutes => Some("15"),
             Self::Concurrency => Some("2"),
             Self::RetryDelay => Some("30"),
+            Self::StorageConcurrency => Some("4"),
         }
     }
 
@@ -116,6 +124,7 @@ impl SettingKey {
             Self::AutoLockMinutes => number(field, v, 0, 1440),
             Self::Concurrency => number(field, v, 1, 16),
             Self::RetryDelay => number(field, v, 1, 3600),
+            Self::StorageConcurrency => number(field, v, 1, 16),
         }
     }
 }

@@ -92,31 +92,6 @@ impl Engine {
             .collect())
     }
 
-    /// Removes what the job's retention no longer keeps; returns the ids.
-    pub fn apply_retention(&self, job: &BackupJob) -> Result<Vec<BackupId>, EngineError> {
-        let backups = self.catalog().backups()?;
-        let victims = retention_victims(job, &backups, Utc::now());
-        let mut removed = Vec::new();
-        for id in victims {
-            self.delete_backup(id)?;
-            removed.push(id);
-        }
-        if !removed.is_empty() {
-            let ids: Vec<String> = removed.iter().map(|i| i.short()).collect();
-            self.log(
-                Level::Info,
-                Some(job.project_id),
-                format!(
-                    "retention of \"{}\" removed {} backup(s): {}",
-                    job.name,
-                    removed.len(),
-                    ids.join(", ")
-                ),
-            );
-        }
-        Ok(removed)
-    }
-
     fn record_run(&self, job: &BackupJob, report: &RunReport) {
         // The job may have been edited while it ran: update only its run fields.
         let current = self.catalog().job(job.id).ok().flatten();
@@ -177,6 +152,37 @@ impl Engine {
 }
 
 impl Unlocked {
+    /// Removes what the job's retention no longer keeps, locally and at
+    /// every destination holding a copy (the local time zone's calendar for
+    /// grandfather-father-son); the activity log lists what went where.
+    /// Returns the ids removed.
+    pub async fn apply_retention(&self, job: &BackupJob) -> Result<Vec<BackupId>, EngineError> {
+        let backups = self.catalog().backups()?;
+        let victims = retention_victims(job, &backups, Utc::now(), &chrono::Local);
+        let mut removed = Vec::new();
+        let mut lines = Vec::new();
+        for id in victims {
+            let removal = self.remove_backup(id, false).await?;
+            lines.push(format!("{} ({})", id.short(), removal.places()));
+            if removal.failed.is_empty() {
+                removed.push(id);
+            }
+        }
+        if !lines.is_empty() {
+            self.log(
+                Level::Info,
+                Some(job.project_id),
+                format!(
+                    "retention of \"{}\" removed {} backup(s): {}",
+                    job.name,
+                    lines.len(),
+                    lines.join(", ")
+                ),
+            );
+        }
+        Ok(removed)
+    }
+
     /// Runs claimed jobs: at most `concurrency` backups at once across the
     /// engine, one per project. Returns how each ended.
     pub async fn run_claimed(
@@ -250,7 +256,7 @@ impl Unlocked {
                         "backup {} completed",
                         backup.as_ref().map(|b| b.id.short()).unwrap_or_default()
                     );
-                    match self.apply_retention(&job) {
+                    match self.apply_retention(&job).await {
                         Ok(removed) => report.removed = removed,
                         Err(e) => self.log(
                             Level::Warning,

@@ -1,9 +1,11 @@
 //! Making a backup: one REPEATABLE READ snapshot shared by every part, each
-//! part streamed to `.partial/`, then manifest, checksums, fsync, rename.
+//! part streamed to `.partial/`, then (for `full` and `storage`, when the
+//! project has Storage access) the Storage files, then manifest, checksums,
+//! fsync, rename.
 
 use crate::domain::{
-    Backup, BackupId, BackupKind, BackupStatus, Compression, JobId, Level, Part, Profile, Project,
-    ProjectId, TableRows,
+    Backup, BackupId, BackupKind, BackupStatus, Compression, ConnInfo, JobId, Level, Part,
+    PartInfo, Profile, Project, ProjectId, TableRows,
 };
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ToolRun, run_killable};
@@ -13,6 +15,7 @@ use crate::engine::profile::{dump_args, roles_args};
 use crate::engine::set::{self, Details, Manifest, Sealing, SetWriter};
 use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
 use crate::engine::sqlstream::{LineFilter, Sink};
+use crate::engine::storage::{self, BackupOptions};
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
 use crate::engine::{CancelToken, EngineError, Progress, Unlocked};
 use crate::pgtools::{Severity, choose_tools, connect, db_message, diagnose_url, server_info};
@@ -38,10 +41,25 @@ pub struct BackupRequest {
 impl Unlocked {
     /// Runs a backup to the end. `Err` only when it could not start (unknown
     /// project, catalog error); every started backup comes back as a record
-    /// whose status says how it ended, and is in the catalog that way.
+    /// whose status says how it ended, and is in the catalog that way. A
+    /// `full` backup of a project with Storage access also backs up its
+    /// Storage files.
     pub async fn backup(
         &self,
         req: BackupRequest,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<Backup, EngineError> {
+        self.backup_with(req, BackupOptions::default(), progress, cancel)
+            .await
+    }
+
+    /// [`Self::backup`], with how the Storage files are treated (left out,
+    /// or a hook told what will be downloaded before it starts).
+    pub async fn backup_with(
+        &self,
+        req: BackupRequest,
+        options: BackupOptions,
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<Backup, EngineError> {
@@ -97,7 +115,7 @@ impl Unlocked {
             ),
         );
         let outcome = self
-            .run_backup(&project, &req, &mut record, &progress, &cancel)
+            .run_backup(&project, &req, &options, &mut record, &progress, &cancel)
             .await;
         record.finished_at = Some(Utc::now());
         match outcome {
@@ -118,7 +136,6 @@ impl Unlocked {
             }
         }
         record.pid = None;
-        progress.finish();
         self.catalog().put_backup(&record)?;
         let (level, what) = match record.status {
             BackupStatus::Completed => (Level::Info, "completed".to_string()),
@@ -133,6 +150,12 @@ impl Unlocked {
             Some(project.id),
             format!("backup {} of \"{}\" {what}", id.short(), project.name),
         );
+        if record.status == BackupStatus::Completed {
+            // The set is complete and recorded: a crash from here on leaves
+            // its copies pending for `sync`.
+            self.copy_completed(&mut record, &progress, &cancel).await;
+        }
+        progress.finish();
         Ok(record)
     }
 
@@ -140,13 +163,135 @@ impl Unlocked {
         &self,
         project: &Project,
         req: &BackupRequest,
+        options: &BackupOptions,
         record: &mut Backup,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
         progress.set_current("connecting");
         let info = self.project_conninfo(project)?;
-        let blockers: Vec<String> = diagnose_url(&info)
+        let sealing = self.project_sealing(project)?;
+        // The Storage side first (its keys and buckets): a mistake there
+        // shows before the database is dumped.
+        let wants_storage = req.kind.has_storage() && !options.no_storage;
+        let prepared = if wants_storage {
+            progress.set_current("storage: listing the buckets");
+            storage::prepare(self, project, Some(&info), cancel).await?
+        } else {
+            None
+        };
+        if req.kind == BackupKind::Storage && prepared.is_none() {
+            return Err(EngineError::Failed(format!(
+                "\"{}\" has no Storage access, so there are no files to back up: {}",
+                project.name,
+                self.storage_access(project)?.describe()
+            )));
+        }
+        let writer = SetWriter::create(&record.path)?;
+        let (parts, mut details) = if req.kind.has_database() {
+            self.dump_database(
+                req,
+                &info,
+                record,
+                &writer,
+                sealing.as_ref(),
+                progress,
+                cancel,
+            )
+            .await?
+        } else {
+            record.profile = req.profile.unwrap_or_else(|| default_profile(&info, None));
+            let details = Details {
+                source: info.masked(),
+                ..Details::default()
+            };
+            (Vec::new(), details)
+        };
+        let mut warnings = Vec::new();
+        let stored = match prepared {
+            Some(prepared) => {
+                let project_dir = record
+                    .path
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default();
+                let out = storage::run_backup(storage::RunCtx {
+                    engine: self,
+                    project,
+                    prepared,
+                    project_dir: &project_dir,
+                    set_dir: writer.dir(),
+                    sealing: sealing.as_ref(),
+                    options,
+                    progress,
+                    cancel,
+                })
+                .await?;
+                warnings.extend(out.warnings.iter().cloned());
+                Some(out)
+            }
+            // No Storage access: the database only (`project test` says why).
+            None => None,
+        };
+        if details.source.is_empty() {
+            details.source = info.masked();
+        }
+
+        progress.set_current("writing manifest");
+        let details_file = writer.write_details(&details, sealing.as_ref())?;
+        let manifest = Manifest {
+            format: if stored.is_some() {
+                set::FORMAT
+            } else {
+                set::FORMAT_DATABASE
+            },
+            tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
+            id: record.id,
+            project_id: project.id,
+            project_name: project.name.clone(),
+            environment: project.environment.to_string(),
+            kind: req.kind,
+            profile: record.profile,
+            compression: record.compression,
+            started_at: record.started_at,
+            finished_at: Utc::now(),
+            parts: parts.clone(),
+            encryption: sealing.as_ref().map(Sealing::describe),
+            details: Some(details_file),
+            storage: stored.as_ref().map(|s| s.index.clone()),
+            objects: stored.as_ref().map(|s| s.objects.clone()),
+            inline_details: Details::default(),
+        };
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let manifest_sha = writer.seal(&manifest)?;
+        record.extra.warnings = details.warnings();
+        record.extra.warnings.extend(warnings);
+        record.extra.encryption = manifest.encryption.clone();
+        record.extra.storage = stored.map(|s| s.summary);
+        record.bytes = parts.iter().map(|p| p.bytes).sum();
+        record.raw_bytes = parts.iter().map(|p| p.raw_bytes).sum();
+        record.rows = details.rows();
+        record.parts = parts;
+        record.manifest_sha256 = Some(manifest_sha);
+        Ok(())
+    }
+
+    /// Dumps the database into the set's parts; the parts (in restore
+    /// order) and what the set says about the data.
+    #[allow(clippy::too_many_arguments)]
+    async fn dump_database(
+        &self,
+        req: &BackupRequest,
+        info: &ConnInfo,
+        record: &mut Backup,
+        writer: &SetWriter,
+        sealing: Option<&Sealing>,
+        progress: &Arc<Progress>,
+        cancel: &CancelToken,
+    ) -> Result<(Vec<PartInfo>, Details), EngineError> {
+        let blockers: Vec<String> = diagnose_url(info)
             .into_iter()
             .filter(|f| f.severity == Severity::Error)
             .map(|f| f.message)
@@ -165,13 +310,13 @@ impl Unlocked {
             ))
         };
         let (client, found) = or_cancel(cancel, async {
-            let (client, found) = tokio::join!(connect(&info, CONNECT_TIMEOUT), self.find_tools());
+            let (client, found) = tokio::join!(connect(info, CONNECT_TIMEOUT), self.find_tools());
             Ok((client?, found?))
         })
         .await?;
         let (server, snapshot) = or_cancel(cancel, async {
             let (server, snap) = tokio::join!(
-                server_info(&client, &info),
+                server_info(&client, info),
                 client.simple_query(
                     "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
                      SELECT pg_catalog.pg_export_snapshot(), \
@@ -197,7 +342,7 @@ impl Unlocked {
         let (snapshot, superuser) = snapshot;
         let profile = req
             .profile
-            .unwrap_or_else(|| default_profile(&info, Some(&server)));
+            .unwrap_or_else(|| default_profile(info, Some(&server)));
         record.profile = profile;
         record.server_version = Some(server.version.to_string());
         let (sets, override_dir) = found;
@@ -219,7 +364,6 @@ impl Unlocked {
             return Err(EngineError::Cancelled);
         }
 
-        let writer = SetWriter::create(&record.path)?;
         let dbname = format!("--dbname={}", info.libpq_string_without_password());
         let password = info
             .password()
@@ -230,7 +374,6 @@ impl Unlocked {
             password: password.clone(),
         };
         let compression = record.compression;
-        let sealing = self.project_sealing(project)?;
         let encrypted = sealing.is_some();
 
         // pg_dump (every section, one catalog read), pg_dumpall (roles) and
@@ -256,7 +399,7 @@ impl Unlocked {
                         writer.part_path(p, compression.codec, encrypted),
                         p,
                         compression,
-                        sealing.as_ref(),
+                        sealing,
                         f,
                     )
                     .map(Some)
@@ -295,7 +438,7 @@ impl Unlocked {
                 writer.part_path(Part::Roles, compression.codec, encrypted),
                 Part::Roles,
                 compression,
-                sealing.as_ref(),
+                sealing,
                 RolesFilter::new(profile),
             )?;
             let r =
@@ -349,7 +492,7 @@ impl Unlocked {
         let _ = client.batch_execute("ROLLBACK").await;
         drop(client);
 
-        progress.set_current("writing manifest");
+        progress.set_current("closing the parts");
         let appendices = vec![
             (Part::PostData, plan.post_data_appendix.clone()),
             (Part::Data, plan.data_appendix.clone()),
@@ -384,36 +527,7 @@ impl Unlocked {
                 Vec::new()
             },
         };
-        let details_file = writer.write_details(&details, sealing.as_ref())?;
-        let manifest = Manifest {
-            format: set::FORMAT,
-            tool: format!("supabackup {}", env!("CARGO_PKG_VERSION")),
-            id: record.id,
-            project_id: project.id,
-            project_name: project.name.clone(),
-            environment: project.environment.to_string(),
-            kind: req.kind,
-            profile,
-            compression: record.compression,
-            started_at: record.started_at,
-            finished_at: Utc::now(),
-            parts: parts.clone(),
-            encryption: sealing.as_ref().map(Sealing::describe),
-            details: Some(details_file),
-            inline_details: Details::default(),
-        };
-        if cancel.is_cancelled() {
-            return Err(EngineError::Cancelled);
-        }
-        let manifest_sha = writer.seal(&manifest)?;
-        record.extra.warnings = details.warnings();
-        record.extra.encryption = manifest.encryption.clone();
-        record.bytes = parts.iter().map(|p| p.bytes).sum();
-        record.raw_bytes = parts.iter().map(|p| p.raw_bytes).sum();
-        record.rows = details.rows();
-        record.parts = parts;
-        record.manifest_sha256 = Some(manifest_sha);
-        Ok(())
+        Ok((parts, details))
     }
 }
 

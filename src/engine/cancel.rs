@@ -44,8 +44,17 @@ pub async fn or_cancel<T>(
     cancel: &CancelToken,
     fut: impl std::future::Future<Output = Result<T, crate::engine::EngineError>>,
 ) -> Result<T, crate::engine::EngineError> {
+    unless_cancelled(cancel, fut).await?
+}
+
+/// Runs `fut` unless `cancel` fires first (then `Err(Cancelled)`); its own
+/// output, whatever it is, comes back in `Ok`.
+pub async fn unless_cancelled<T>(
+    cancel: &CancelToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, crate::engine::EngineError> {
     tokio::select! {
-        r = fut => r,
+        r = fut => Ok(r),
         _ = cancel.cancelled() => Err(crate::engine::EngineError::Cancelled),
     }
 }

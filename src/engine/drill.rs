@@ -1,5 +1,7 @@
 //! The restore drill: restore into a scratch database, count rows per table,
-//! compare with the manifest, drop the scratch database.
+//! compare with the manifest (and, for a set with Storage files, the object
+//! count and bytes per bucket of its index with the restored
+//! `storage.objects` rows), drop the scratch database.
 
 use crate::domain::{ConnInfo, Level};
 use crate::engine::restore::RestoreRequest;
@@ -19,6 +21,22 @@ pub struct RowMismatch {
     pub expected: u64,
     /// Rows after the restore (`None`: the table is missing).
     pub found: Option<u64>,
+}
+
+/// A bucket whose objects in the set's Storage index and rows in the
+/// restored `storage.objects` differ.
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketMismatch {
+    /// The bucket.
+    pub bucket: String,
+    /// Files in the backup's index.
+    pub expected_objects: u64,
+    /// Their bytes.
+    pub expected_bytes: u64,
+    /// Rows in the restored `storage.objects`.
+    pub found_objects: u64,
+    /// The sizes those rows give.
+    pub found_bytes: u64,
 }
 
 /// What to drill and where.
@@ -51,12 +69,18 @@ pub struct DrillReport {
     pub mismatches: Vec<RowMismatch>,
     /// The restore's own report.
     pub warnings: Vec<String>,
+    /// Buckets compared with `storage.objects` (none: the set has no
+    /// Storage files).
+    pub buckets_checked: usize,
+    /// Buckets whose files and rows differ.
+    pub storage_mismatches: Vec<BucketMismatch>,
 }
 
 impl DrillReport {
-    /// True when every table came back with its rows.
+    /// True when every table came back with its rows (and every bucket's
+    /// files with theirs).
     pub fn ok(&self) -> bool {
-        self.mismatches.is_empty()
+        self.mismatches.is_empty() && self.storage_mismatches.is_empty()
     }
 }
 
@@ -71,7 +95,21 @@ impl Engine {
     ) -> Result<DrillReport, EngineError> {
         let (dir, _, record) = self.locate_set(&req.source)?;
         let set = BackupSet::open(&dir)?;
+        if set.manifest.parts.is_empty() {
+            return Err(EngineError::Failed(format!(
+                "backup {} holds only Storage files, no database to drill: `supabackup verify {}` \
+                 checks every stored file",
+                set.manifest.id.short(),
+                set.manifest.id.short()
+            )));
+        }
         let details = set.details(&req.keys)?;
+        let storage = match &set.manifest.storage {
+            Some(info) => Some(crate::engine::storage::read_index(
+                &set.dir, info, &req.keys,
+            )?),
+            None => None,
+        };
         let manifest = set.manifest;
         let (server, keep) = (&req.server, req.keep);
         let scratch = format!(
@@ -97,7 +135,7 @@ impl Engine {
         })?;
         let target = server.with_dbname(&scratch);
         let outcome = self
-            .drill_in(&details, &req, &target, progress, cancel)
+            .drill_in(&details, storage.as_ref(), &req, &target, progress, cancel)
             .await;
         let kept = keep && outcome.is_ok();
         if !kept {
@@ -133,9 +171,11 @@ impl Engine {
                 Level::Error,
                 project,
                 format!(
-                    "restore drill of {} found {} table(s) with other row counts",
+                    "restore drill of {} found {} table(s) with other row counts and {} \
+                     bucket(s) whose files and storage.objects rows differ",
                     manifest.id.short(),
-                    report.mismatches.len()
+                    report.mismatches.len(),
+                    report.storage_mismatches.len()
                 ),
             );
         }
@@ -145,23 +185,23 @@ impl Engine {
     async fn drill_in(
         &self,
         details: &Details,
+        storage: Option<&crate::engine::storage::StorageIndex>,
         req: &DrillRequest,
         target: &ConnInfo,
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<DrillReport, EngineError> {
+        let restore = RestoreRequest {
+            source: req.source.clone(),
+            keys: req.keys.clone(),
+            target: target.clone(),
+            confirmed: true,
+        };
         let restored = self
-            .restore(
-                RestoreRequest {
-                    source: req.source.clone(),
-                    keys: req.keys.clone(),
-                    target: target.clone(),
-                    confirmed: true,
-                },
-                progress.clone(),
-                cancel,
-            )
-            .await?;
+            .restore_inner(&restore, &progress, &cancel, None, false)
+            .await;
+        progress.finish();
+        let mut restored = restored?;
         progress.set_current("comparing row counts");
         let client = connect(target, CONNECT_TIMEOUT).await?;
         let mut mismatches = Vec::new();
@@ -184,6 +224,37 @@ impl Engine {
                 });
             }
         }
+        let (mut buckets_checked, mut storage_mismatches) = (0, Vec::new());
+        if let Some(index) = storage {
+            progress.set_current("comparing Storage files with storage.objects");
+            let expected = index.per_bucket();
+            match crate::engine::storage::bucket_counts(&client).await {
+                Ok(Some(found)) => {
+                    for (bucket, (objects, bytes)) in &expected {
+                        buckets_checked += 1;
+                        let (n, b) = found.get(bucket).copied().unwrap_or((0, 0));
+                        if (n, b) != (*objects, *bytes) {
+                            storage_mismatches.push(BucketMismatch {
+                                bucket: bucket.clone(),
+                                expected_objects: *objects,
+                                expected_bytes: *bytes,
+                                found_objects: n,
+                                found_bytes: b,
+                            });
+                        }
+                    }
+                }
+                Ok(None) => restored.warnings.push(format!(
+                    "the restored database has no storage.objects table: the {} Storage file(s) \
+                     of the backup were not compared",
+                    index.objects.len()
+                )),
+                Err(e) => restored.warnings.push(format!(
+                    "storage.objects could not be counted ({e}): the Storage files were not \
+                     compared"
+                )),
+            }
+        }
         Ok(DrillReport {
             database: String::new(),
             kept: false,
@@ -191,6 +262,8 @@ impl Engine {
             rows: restored.rows,
             mismatches,
             warnings: restored.warnings,
+            buckets_checked,
+            storage_mismatches,
         })
     }
 }

@@ -42,8 +42,9 @@ impl Engine {
         Ok(b)
     }
 
-    /// Deletes a backup's folder, then its record. A running backup cannot
-    /// be deleted (cancel it first).
+    /// Deletes a backup's folder, then its record, then the stored Storage
+    /// files no remaining set of its project refers to. A running backup
+    /// cannot be deleted (cancel it first).
     pub fn delete_backup(&self, id: BackupId) -> Result<Backup, EngineError> {
         let b = self.backup_record(id)?;
         if b.status == BackupStatus::Running {
@@ -59,6 +60,7 @@ impl Engine {
             Some(b.project_id),
             format!("backup {} of \"{}\" deleted", b.id.short(), b.project_name),
         );
+        self.collect_storage_after_removal(&b);
         Ok(b)
     }
 }

@@ -1,8 +1,8 @@
 //! Schedules: adding, editing, enabling, removing.
 
 use crate::domain::{
-    BackupJob, BackupKind, Compression, JobId, Level, Profile, ProjectId, Retention,
-    ValidationError, ValidationErrors, validate_name,
+    BackupJob, BackupKind, Compression, Extra, JobExtra, JobId, Level, Profile, ProjectId,
+    Retention, ValidationError, ValidationErrors, validate_name,
 };
 use crate::engine::{Engine, EngineError};
 use crate::scheduler::{CronSpec, next_run};
@@ -35,6 +35,9 @@ pub struct JobInput {
     pub webhook_url: Option<String>,
     /// Runs when due.
     pub enabled: bool,
+    /// Grandfather-father-son retention and where its backups are copied;
+    /// `None` keeps what the schedule has (a form that does not show them).
+    pub extra: Option<JobExtra>,
 }
 
 fn validate_webhook(url: &Option<String>) -> Result<(), ValidationError> {
@@ -121,7 +124,10 @@ impl Engine {
             last_run_status: existing.and_then(|j| j.last_run_status),
             last_backup_id: existing.and_then(|j| j.last_backup_id),
             webhook_url: input.webhook_url.clone().filter(|u| !u.trim().is_empty()),
-            extra: existing.map(|j| j.extra.clone()).unwrap_or_default(),
+            extra: match &input.extra {
+                Some(extra) => Extra(extra.clone()),
+                None => existing.map(|j| j.extra.clone()).unwrap_or_default(),
+            },
         };
         job.next_run_at = next_run(&job, now, &chrono::Local);
         Ok(job)

@@ -93,7 +93,7 @@ pub fn excluded_schemas(profile: Profile, part: Part) -> Vec<&'static str> {
 pub fn dump_args(profile: Profile, kind: BackupKind) -> Vec<String> {
     let mut args: Vec<String> = vec!["--quote-all-identifiers".into()];
     match kind {
-        BackupKind::Full => {}
+        BackupKind::Full | BackupKind::Storage => {}
         BackupKind::Schema => args.push("--schema-only".into()),
         BackupKind::Data => args.push("--data-only".into()),
     }

@@ -1,8 +1,8 @@
 //! Adding, editing, listing and removing projects; secrets sealed on the way in.
 
 use crate::domain::{
-    ConnInfo, EncryptionSetting, Extra, Level, Project, ProjectExtra, ProjectId, ProjectInput,
-    SecretSlot,
+    ConnInfo, DestinationId, EncryptionSetting, Extra, Level, Project, ProjectExtra, ProjectId,
+    ProjectInput, SecretSlot,
 };
 use crate::engine::set::{Keys, Sealing};
 use crate::engine::{Engine, EngineError, Unlocked};
@@ -29,6 +29,14 @@ pub struct ProjectView {
     pub anon_key: Option<String>,
     /// Backed up by schedules.
     pub is_active: bool,
+    /// How its backups are encrypted.
+    pub encryption: EncryptionSetting,
+    /// The vault keeps an identity that opens its backups.
+    pub identity_in_vault: bool,
+    /// The destinations its backups are copied to, by name.
+    pub copy_to: Vec<String>,
+    /// The local folders go once every copy is verified.
+    pub remote_only: bool,
     /// Added.
     pub created_at: DateTime<Utc>,
     /// Last edited.
@@ -120,6 +128,63 @@ impl Engine {
             ),
         );
         Ok((project, jobs))
+    }
+
+    /// Where the project's backups are copied (`Some`: the new list) and
+    /// whether the local folders go once every copy is verified.
+    pub fn set_copies(
+        &self,
+        id: ProjectId,
+        copy_to: Option<Vec<DestinationId>>,
+        remote_only: Option<bool>,
+    ) -> Result<Project, EngineError> {
+        let mut project = self.project(id)?;
+        if let Some(list) = copy_to {
+            for d in &list {
+                self.destination(*d)?;
+            }
+            project.extra.copy_to = list;
+        }
+        if let Some(r) = remote_only {
+            project.extra.remote_only = r;
+        }
+        if project.extra.remote_only && project.extra.copy_to.is_empty() {
+            return Err(EngineError::Invalid(
+                crate::domain::ValidationError::new(
+                    "remote_only",
+                    "needs at least one destination to copy to (--copy-to NAME): the backups \
+                     would otherwise be nowhere",
+                )
+                .into(),
+            ));
+        }
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        let names: Vec<String> = project
+            .extra
+            .copy_to
+            .iter()
+            .map(|d| format!("\"{}\"", self.destination_name(*d)))
+            .collect();
+        self.log(
+            Level::Info,
+            Some(id),
+            format!(
+                "backups of \"{}\" are copied to {}{}",
+                project.name,
+                if names.is_empty() {
+                    "no destination".to_string()
+                } else {
+                    names.join(", ")
+                },
+                if project.extra.remote_only {
+                    " (remote-only: the local folders go once every copy is verified)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        Ok(project)
     }
 }
 
@@ -234,6 +299,15 @@ impl Unlocked {
             service_key: masked(SecretSlot::ServiceKey)?,
             anon_key: masked(SecretSlot::AnonKey)?,
             is_active: project.is_active,
+            encryption: project.extra.encryption.clone(),
+            identity_in_vault: project.sealed(SecretSlot::AgeIdentity).is_some(),
+            copy_to: project
+                .extra
+                .copy_to
+                .iter()
+                .map(|d| self.destination_name(*d))
+                .collect(),
+            remote_only: project.extra.remote_only,
             created_at: project.created_at,
             updated_at: project.updated_at,
         })

@@ -7,7 +7,10 @@
 //! must be entered again).
 
 use crate::datadir::DataDir;
-use crate::domain::{Environment, Level, Project, SecretSlot};
+use crate::domain::{CopyStatus, Destination, Environment, Level, Project, SecretSlot};
+use crate::engine::copies::Staging;
+use crate::engine::destinations::remote_error;
+use crate::engine::remote::{Remote, RemoteError};
 use crate::engine::set::{self, BackupSet};
 use crate::engine::{Engine, EngineError, Unlocked};
 use crate::store::{Catalog, CopySource, Salvage, StoreError};
@@ -110,33 +113,7 @@ impl Unlocked {
                 report.known += 1;
                 continue;
             }
-            if self.catalog().project(manifest.project_id)?.is_none() {
-                let name = self.free_name(&manifest.project_name)?;
-                let now = chrono::Utc::now();
-                let id = manifest.project_id;
-                let placeholder = Project {
-                    id,
-                    name: name.clone(),
-                    description: format!(
-                        "Recreated by `catalog rebuild` from {}: set its connection string with \
-                         `supabackup project edit`",
-                        dir.display()
-                    ),
-                    environment: manifest
-                        .environment
-                        .parse()
-                        .unwrap_or(Environment::Development),
-                    db_url: self.vault().seal_str(&SecretSlot::DbUrl.purpose(&id), "")?,
-                    service_key: None,
-                    anon_key: None,
-                    is_active: false,
-                    created_at: now,
-                    updated_at: now,
-                    extra: Default::default(),
-                };
-                self.catalog().insert_project(&placeholder)?;
-                report.placeholders.push(name);
-            }
+            self.ensure_project(manifest, &dir.display().to_string(), &mut report)?;
             self.catalog().put_backup(&found.record())?;
             report.restored += 1;
         }
@@ -145,6 +122,115 @@ impl Unlocked {
             None,
             format!(
                 "catalog rebuild: {} backup folder(s), {} record(s) recreated, {} placeholder project(s), {} skipped",
+                report.found,
+                report.restored,
+                report.placeholders.len(),
+                report.skipped.len()
+            ),
+        );
+        Ok(report)
+    }
+
+    /// Creates an inactive placeholder for the set's project when the
+    /// catalog does not know it (its connection string must be entered).
+    fn ensure_project(
+        &self,
+        manifest: &set::Manifest,
+        source: &str,
+        report: &mut RebuildReport,
+    ) -> Result<(), EngineError> {
+        if self.catalog().project(manifest.project_id)?.is_some() {
+            return Ok(());
+        }
+        let name = self.free_name(&manifest.project_name)?;
+        let now = chrono::Utc::now();
+        let id = manifest.project_id;
+        let placeholder = Project {
+            id,
+            name: name.clone(),
+            description: format!(
+                "Recreated by `catalog rebuild` from {source}: set its connection string with \
+                 `supabackup project edit`"
+            ),
+            environment: manifest
+                .environment
+                .parse()
+                .unwrap_or(Environment::Development),
+            db_url: self.vault().seal_str(&SecretSlot::DbUrl.purpose(&id), "")?,
+            service_key: None,
+            anon_key: None,
+            is_active: false,
+            created_at: now,
+            updated_at: now,
+            extra: Default::default(),
+        };
+        self.catalog().insert_project(&placeholder)?;
+        report.placeholders.push(name);
+        Ok(())
+    }
+
+    /// Recreates records from the complete sets at a destination (those
+    /// with `SHA256SUMS`, whose manifest matches it): on a fresh machine,
+    /// after adding the destination. The files stay there (the records say
+    /// the backups are kept remote-only, unless the set is also under the
+    /// local backup root); a known backup gets the copy noted.
+    pub async fn rebuild_from_destination(
+        &self,
+        d: &Destination,
+    ) -> Result<RebuildReport, EngineError> {
+        let remote = self.remote(d)?;
+        let root = self.backup_root()?;
+        let err = |e| remote_error(d, e);
+        let mut report = RebuildReport::default();
+        for slug in remote.list_dirs("").await.map_err(err)? {
+            if slug.starts_with('.') {
+                continue;
+            }
+            for name in remote.list_dirs(&slug).await.map_err(err)? {
+                // `objects/` holds the project's Storage files, not a set.
+                if name.starts_with('.') || name == crate::engine::storage::OBJECTS_DIR {
+                    continue;
+                }
+                report.found += 1;
+                let prefix = format!("{slug}/{name}");
+                let shown = PathBuf::from(format!("{}:{prefix}", d.name));
+                let tmp = Staging::new(self, "rebuild")?;
+                let found = match fetch_small_files(&remote, &prefix, tmp.path()).await {
+                    Ok(()) => BackupSet::open(tmp.path()),
+                    Err(why) => Err(EngineError::Failed(why)),
+                };
+                let found = match found.and_then(|f| check_small_files(&f).map(|()| f)) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        report.skipped.push((shown, e.to_string()));
+                        continue;
+                    }
+                };
+                let manifest = &found.manifest;
+                if let Some(known) = self.catalog().backup(manifest.id)? {
+                    if known.extra.copy(d.id).is_none() {
+                        self.catalog().update_backup(known.id, |b| {
+                            b.extra.set_copy(d.id, CopyStatus::Copied)
+                        })?;
+                    }
+                    report.known += 1;
+                    continue;
+                }
+                self.ensure_project(manifest, &format!("\"{}\"", d.name), &mut report)?;
+                let mut record = found.record();
+                record.path = root.join(&slug).join(&name);
+                record.extra.remote_only = !record.path.is_dir();
+                record.extra.set_copy(d.id, CopyStatus::Copied);
+                self.catalog().put_backup(&record)?;
+                report.restored += 1;
+            }
+        }
+        self.log(
+            Level::Info,
+            None,
+            format!(
+                "catalog rebuild from \"{}\": {} set(s), {} record(s) recreated, {} placeholder project(s), {} skipped",
+                d.name,
                 report.found,
                 report.restored,
                 report.placeholders.len(),
@@ -165,4 +251,68 @@ impl Unlocked {
         }
         Ok(candidate)
     }
+}
+
+/// Downloads a remote set's `SHA256SUMS`, `manifest.json` and details file
+/// into `dir`; says why not in words.
+async fn fetch_small_files(remote: &Remote, prefix: &str, dir: &Path) -> Result<(), String> {
+    let sums = match remote.get_bytes(&format!("{prefix}/{}", set::SUMS)).await {
+        Ok(b) => b,
+        Err(RemoteError::NotFound { .. }) => {
+            return Err(format!(
+                "incomplete (no {}): an upload that did not finish",
+                set::SUMS
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let text = String::from_utf8_lossy(&sums).into_owned();
+    for (_, file) in set::parse_sums(&text) {
+        let small = file == set::MANIFEST || file.starts_with(set::DETAILS);
+        if !small || file.contains('/') {
+            continue;
+        }
+        let bytes = remote
+            .get_bytes(&format!("{prefix}/{file}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(&file), bytes).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(dir.join(set::SUMS), text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// Checks the small files fetched against `SHA256SUMS` (and that it lists
+/// every part the manifest names).
+fn check_small_files(found: &BackupSet) -> Result<(), EngineError> {
+    let sums = set::read_sums(&found.dir)?;
+    let listed = |file: &str| {
+        sums.iter()
+            .find(|(_, f)| f == file)
+            .map(|(s, _)| s.as_str())
+    };
+    if listed(set::MANIFEST) != Some(found.manifest_sha.as_str()) {
+        return Err(EngineError::Failed(format!(
+            "{} does not match {}: the set was changed",
+            set::MANIFEST,
+            set::SUMS
+        )));
+    }
+    for p in &found.manifest.parts {
+        if listed(&p.file) != Some(p.sha256.as_str()) {
+            return Err(EngineError::Failed(format!(
+                "{} and {} disagree about {}",
+                set::SUMS,
+                set::MANIFEST,
+                p.file
+            )));
+        }
+    }
+    if let Some(d) = &found.manifest.details {
+        let (_, sha) = set::codec::sha256_file(&found.dir.join(&d.file))
+            .map_err(|e| EngineError::io("cannot read", found.dir.join(&d.file), e))?;
+        if sha != d.sha256 {
+            return Err(EngineError::Failed(format!("{} is damaged", d.file)));
+        }
+    }
+    Ok(())
 }

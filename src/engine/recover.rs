@@ -8,6 +8,12 @@ use crate::engine::{Engine, EngineError, set};
 impl Engine {
     /// Marks running backups interrupted; returns how many.
     pub fn recover_interrupted(&self) -> Result<usize, EngineError> {
+        // Sets fetched for a verify or restore that never finished: the
+        // catalog is held while a fetch runs, so none is in use now.
+        let staging = crate::engine::copies::staging_root(self);
+        if staging.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
         let mut fixed = Vec::new();
         for mut b in self.catalog().backups()? {
             if b.status != BackupStatus::Running {

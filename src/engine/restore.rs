@@ -11,8 +11,9 @@ use crate::engine::sqlfilter::{
     REPLICA_LINE, WARNING_MARK, comment_out, is_blob_transaction, push_line,
 };
 use crate::engine::sqlstream::{Filtered, LineFilter, SqlStream};
+use crate::engine::storage::{RestoreOptions, RestoreScope, StorageRestoreReport};
 use crate::engine::test_connection::CONNECT_TIMEOUT;
-use crate::engine::{CancelToken, Engine, EngineError, Progress};
+use crate::engine::{CancelToken, Engine, EngineError, Progress, Unlocked};
 use crate::pgtools::{ToolSet, connect, db_message, quote_ident, quote_literal, server_info};
 use serde::Serialize;
 use std::io::{ErrorKind, Read, Write};
@@ -56,6 +57,9 @@ pub struct RestoreReport {
     pub warnings: Vec<String>,
     /// Seconds taken.
     pub seconds: f64,
+    /// The Storage files, when they were restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageRestoreReport>,
 }
 
 /// Passes lines through; drops the replica line when the target forbids it,
@@ -453,15 +457,40 @@ pub fn newest_psql(sets: &[ToolSet]) -> Result<PathBuf, EngineError> {
 }
 
 impl Engine {
-    /// Restores a backup (by id or folder) into `req.target`.
+    /// Restores a backup's database (by id or folder) into `req.target`.
+    /// Its Storage files need a target project's access: see
+    /// [`Unlocked::restore_with`].
     pub async fn restore(
         &self,
         req: RestoreRequest,
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<RestoreReport, EngineError> {
-        let result = self.restore_inner(&req, &progress, &cancel).await;
+        let result = self
+            .restore_inner(&req, &progress, &cancel, None, true)
+            .await;
         progress.finish();
+        self.log_restore(&req, &result);
+        result
+    }
+
+    /// [`Self::restore`] without the note about Storage files it leaves
+    /// out (`--database-only`).
+    pub async fn restore_database(
+        &self,
+        req: RestoreRequest,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<RestoreReport, EngineError> {
+        let result = self
+            .restore_inner(&req, &progress, &cancel, None, false)
+            .await;
+        progress.finish();
+        self.log_restore(&req, &result);
+        result
+    }
+
+    fn log_restore(&self, req: &RestoreRequest, result: &Result<RestoreReport, EngineError>) {
         let target = req.target.masked();
         match &result {
             Ok(r) => self.log(
@@ -480,29 +509,52 @@ impl Engine {
                 format!("restore into {target} failed: {e}"),
             ),
         }
-        result
     }
 
-    async fn restore_inner(
+    /// The set checked: every file's checksum, then (an encrypted set) the
+    /// keys against every encrypted file. Before anything touches a target.
+    async fn open_for_restore(&self, req: &RestoreRequest) -> Result<BackupSet, EngineError> {
+        let (dir, expected, _) = self.locate_set(&req.source)?;
+        let keys = req.keys.clone();
+        tokio::task::spawn_blocking(move || {
+            let set = BackupSet::open_checked(&dir, expected.as_deref())?;
+            set.check_keys(&keys)?;
+            Ok::<_, EngineError>(set)
+        })
+        .await
+        .map_err(|e| EngineError::Failed(e.to_string()))?
+    }
+
+    /// Restores the database parts (`opened`: the set, already checked).
+    /// `note_storage`: say so when the set also holds Storage files, which
+    /// this does not restore.
+    pub(crate) async fn restore_inner(
         &self,
         req: &RestoreRequest,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
+        opened: Option<BackupSet>,
+        note_storage: bool,
     ) -> Result<RestoreReport, EngineError> {
         let started = std::time::Instant::now();
         progress.set_current("checking checksums");
-        let (dir, expected, _) = self.locate_set(&req.source)?;
+        let set = match opened {
+            Some(set) => set,
+            None => self.open_for_restore(req).await?,
+        };
+        if set.manifest.parts.is_empty() {
+            return Err(EngineError::Failed(format!(
+                "backup {} holds only Storage files, no database: restore them into a project \
+                 with `supabackup restore {} --to-project P --storage-only`",
+                set.manifest.id.short(),
+                set.manifest.id.short()
+            )));
+        }
         let keys = req.keys.clone();
-        // Checksums, then (an encrypted set) the key against every file:
-        // all before anything touches the target.
-        let (set, details) = tokio::task::spawn_blocking(move || {
-            let set = BackupSet::open_checked(&dir, expected.as_deref())?;
-            set.check_keys(&keys)?;
-            let details = set.details(&keys)?;
-            Ok::<_, EngineError>((set, details))
-        })
-        .await
-        .map_err(|e| EngineError::Failed(e.to_string()))??;
+        let set_for_details = set.clone();
+        let details = tokio::task::spawn_blocking(move || set_for_details.details(&keys))
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()))??;
         let manifest = set.manifest.clone();
         progress.set_current("inspecting the target");
         let state = or_cancel(cancel, inspect_target(&req.target, &manifest, &details)).await?;
@@ -637,6 +689,9 @@ impl Engine {
         }
         warnings.extend(fed.notes);
         warnings.extend(fed.server_warnings);
+        if note_storage && manifest.has_storage() {
+            warnings.push(storage_note(&manifest));
+        }
         Ok(RestoreReport {
             backup_id: manifest.id,
             target: req.target.masked(),
@@ -655,7 +710,192 @@ impl Engine {
             logins_without_password: details.logins_without_password.clone(),
             warnings,
             seconds: started.elapsed().as_secs_f64(),
+            storage: None,
         })
+    }
+}
+
+/// What to do about the Storage files of a set restored without them.
+fn storage_note(manifest: &Manifest) -> String {
+    format!(
+        "this backup also holds Storage files, which were not restored (a database URL gives \
+         no Storage access): restore them with `supabackup restore {} --to-project P \
+         --storage-only`",
+        manifest.id.short()
+    )
+}
+
+impl Unlocked {
+    /// Restores a backup: its database into `req.target` and, with a
+    /// target project (`opts.storage_target`), its Storage files into that
+    /// project's Storage; or only one of them (`opts.scope`). Everything
+    /// that can refuse (checksums, keys, the stored files, a target that
+    /// already holds other versions of files) is checked before anything
+    /// changes.
+    pub async fn restore_with(
+        &self,
+        req: RestoreRequest,
+        opts: RestoreOptions,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<RestoreReport, EngineError> {
+        let result = self.restore_scoped(&req, &opts, &progress, &cancel).await;
+        progress.finish();
+        self.log_restore(&req, &result);
+        result
+    }
+
+    async fn restore_scoped(
+        &self,
+        req: &RestoreRequest,
+        opts: &RestoreOptions,
+        progress: &Arc<Progress>,
+        cancel: &CancelToken,
+    ) -> Result<RestoreReport, EngineError> {
+        let started = std::time::Instant::now();
+        progress.set_current("checking checksums");
+        let set = self.open_for_restore(req).await?;
+        let manifest = set.manifest.clone();
+        let short = manifest.id.short();
+        let (has_db, has_storage) = (!manifest.parts.is_empty(), manifest.has_storage());
+        let want_db = opts.scope != RestoreScope::StorageOnly && has_db;
+        let want_storage = opts.scope != RestoreScope::DatabaseOnly && has_storage;
+        match opts.scope {
+            RestoreScope::StorageOnly if !has_storage => {
+                return Err(EngineError::Failed(format!(
+                    "backup {short} has no Storage files: nothing to restore with --storage-only"
+                )));
+            }
+            RestoreScope::DatabaseOnly if !has_db => {
+                return Err(EngineError::Failed(format!(
+                    "backup {short} holds only Storage files: nothing to restore with \
+                     --database-only"
+                )));
+            }
+            _ => {}
+        }
+        let target_project = match opts.storage_target {
+            Some(id) if want_storage => Some(self.project(id)?),
+            _ => None,
+        };
+        if want_storage && target_project.is_none() && !want_db {
+            return Err(EngineError::Failed(format!(
+                "the Storage files of backup {short} go into a project's Storage: give it with \
+                 --to-project P"
+            )));
+        }
+        // The Storage side, checked and compared before anything changes.
+        let concurrency = self.storage_concurrency().unwrap_or(4).max(1);
+        let prepared = match &target_project {
+            Some(p) => {
+                let (index, store) = self.storage_of_set(&set, &req.source, &req.keys).await?;
+                let target = crate::engine::storage::open_target(self, p)?;
+                let plan = target
+                    .plan(&index, opts.mirror, concurrency, progress, cancel)
+                    .await?;
+                if let Some(why) = plan.needs_confirmation()
+                    && !req.confirmed
+                {
+                    return Err(EngineError::NeedsConfirmation(why));
+                }
+                Some((index, store, target, plan))
+            }
+            None => None,
+        };
+        let mut report = if want_db {
+            self.restore_inner(req, progress, cancel, Some(set), false)
+                .await?
+        } else {
+            RestoreReport {
+                backup_id: manifest.id,
+                target: String::new(),
+                parts: Vec::new(),
+                existing_roles: Vec::new(),
+                replaced_tables: 0,
+                rows: 0,
+                logins_without_password: Vec::new(),
+                warnings: Vec::new(),
+                seconds: 0.0,
+                storage: None,
+            }
+        };
+        match prepared {
+            Some((index, store, target, plan)) => {
+                // The database restore rewrote storage.objects: compare again.
+                let plan = if want_db {
+                    target
+                        .plan(&index, opts.mirror, concurrency, progress, cancel)
+                        .await?
+                } else {
+                    plan
+                };
+                let done = target
+                    .apply(
+                        self,
+                        std::sync::Arc::new(store),
+                        &req.keys,
+                        &index,
+                        plan,
+                        concurrency,
+                        progress,
+                        cancel,
+                    )
+                    .await?;
+                if report.target.is_empty() {
+                    report.target = done.target.clone();
+                }
+                report.warnings.extend(done.warnings.iter().cloned());
+                report.storage = Some(done);
+            }
+            None if want_storage => report.warnings.push(storage_note(&manifest)),
+            None => {}
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// A set's Storage index (decrypted with `keys`) and the store holding
+    /// its files, every one of which must be there.
+    async fn storage_of_set(
+        &self,
+        set: &BackupSet,
+        source: &SetRef,
+        keys: &Keys,
+    ) -> Result<
+        (
+            crate::engine::storage::StorageIndex,
+            crate::engine::storage::Store,
+        ),
+        EngineError,
+    > {
+        let store = self.store_for(set, source)?;
+        let (set, keys) = (set.clone(), keys.clone());
+        tokio::task::spawn_blocking(move || {
+            let info = set
+                .manifest
+                .storage
+                .clone()
+                .ok_or_else(|| EngineError::Failed("the backup has no Storage index".into()))?;
+            let index = crate::engine::storage::read_index(&set.dir, &info, &keys)?;
+            let missing: Vec<&str> = index
+                .objects
+                .iter()
+                .filter(|o| !store.has(&o.stored))
+                .map(|o| o.stored.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(EngineError::Failed(format!(
+                    "{} stored file(s) of this backup are missing from {} (such as {}): nothing \
+                     was restored; run `supabackup verify`",
+                    missing.len(),
+                    store.dir().display(),
+                    missing[0]
+                )));
+            }
+            Ok((index, store))
+        })
+        .await
+        .map_err(|e| EngineError::Failed(e.to_string()))?
     }
 }
 

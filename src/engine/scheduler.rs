@@ -75,6 +75,8 @@ impl Scheduler {
         let mut held: Option<Unlocked> = None;
         let mut password_checked = false;
         let mut busy_told = false;
+        // One sync of missing copies at a time.
+        let syncing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         while !stop.is_cancelled() {
             while runs.try_join_next().is_some() {}
             if runs.is_empty() {
@@ -85,6 +87,24 @@ impl Scheduler {
                 Ok(Look::Engine(engine, due)) => {
                     busy_told = false;
                     if let Some(unlocked) = due {
+                        if !syncing.load(std::sync::atomic::Ordering::SeqCst)
+                            && unlocked.copies_due(now).unwrap_or(false)
+                        {
+                            syncing.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let (u, cancel, flag, hooks) = (
+                                unlocked.clone(),
+                                runs_cancel.clone(),
+                                syncing.clone(),
+                                self.hooks.clone(),
+                            );
+                            runs.spawn(async move {
+                                let progress = Arc::new(crate::engine::Progress::new());
+                                if let Err(e) = u.sync(None, Some(now), &progress, &cancel).await {
+                                    hooks.notice(&format!("copying to destinations failed: {e}"));
+                                }
+                                flag.store(false, std::sync::atomic::Ordering::SeqCst);
+                            });
+                        }
                         match unlocked.claim_due(now) {
                             Ok(jobs) if !jobs.is_empty() => {
                                 let (hooks, cancel) = (self.hooks.clone(), runs_cancel.clone());
@@ -162,7 +182,7 @@ impl Scheduler {
         now: chrono::DateTime<Utc>,
     ) -> Result<Look, EngineError> {
         let due_with = |engine: &Engine| -> Result<bool, EngineError> {
-            Ok(engine.next_wake(now, self.max_sleep)? <= now)
+            Ok(engine.next_wake(now, self.max_sleep)? <= now || engine.copies_due(now)?)
         };
         match &self.source {
             Source::Held(unlocked) => {

@@ -57,16 +57,15 @@ impl Unlocked {
         let (new_vault, new_header) = Vault::create(new)?;
         let resealed = self
             .catalog()
-            .reseal_vault(&new_header, |project, slot, sealed| {
-                let aad = slot.purpose(&project.id);
-                let plain = old_vault.open(&aad, sealed)?;
-                new_vault.seal(&aad, &plain)
+            .reseal_vault(&new_header, |aad, sealed| {
+                let plain = old_vault.open(aad, sealed)?;
+                new_vault.seal(aad, &plain)
             })?
             .map_err(|e: VaultError| EngineError::Vault(e))?;
         self.log(
             Level::Info,
             None,
-            format!("master password changed; {resealed} project(s) re-sealed"),
+            format!("master password changed; {resealed} project(s) and destination(s) re-sealed"),
         );
         let unlocked = Unlocked {
             engine: self.engine.clone(),

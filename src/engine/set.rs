@@ -6,9 +6,11 @@
 //!
 //! ```text
 //! <backup root>/<project-slug>/<UTC yyyymmddThhmmssZ>-<kind>-<short id>/
-//!     manifest.json, roles.sql.zst, pre-data.sql.zst, data.sql.zst,
-//!     post-data.sql.zst, SHA256SUMS (last)
+//!     manifest.json, details.json, roles.sql.zst, pre-data.sql.zst,
+//!     data.sql.zst, post-data.sql.zst, storage.json.zst, objects.txt,
+//!     SHA256SUMS (last)
 //! <backup root>/<project-slug>/.partial/<same name>/   while it is written
+//! <backup root>/<project-slug>/objects/                Storage files (engine::storage)
 //! ```
 
 mod check;
@@ -16,9 +18,12 @@ pub mod codec;
 pub mod crypt;
 mod manifest;
 
-pub use check::{PartCheck, VerifyReport, describe, verify_dir};
+pub use check::{PartCheck, VerifyReport, describe, verify_dir, verify_dir_with};
 pub use crypt::{Encryption, Keys, Sealing};
-pub use manifest::{DETAILS, Details, FORMAT, FileInfo, MANIFEST, Manifest, SUMS};
+pub use manifest::{
+    DETAILS, Details, FORMAT, FORMAT_DATABASE, FileInfo, MANIFEST, Manifest, SUMS, parse_sums,
+    read_sums, sync_dir, write_synced,
+};
 
 use crate::domain::{Backup, BackupId, BackupKind, BackupStatus, Codec, Part, PartInfo, Project};
 use crate::engine::{Engine, EngineError};
@@ -35,6 +40,14 @@ pub enum SetRef {
     Id(BackupId),
     /// A backup folder.
     Folder(PathBuf),
+    /// A backup the catalog knows, fetched from a destination into a
+    /// staging folder (checked against the record like the local one).
+    Fetched {
+        /// The backup.
+        id: BackupId,
+        /// The staging folder holding its files.
+        dir: PathBuf,
+    },
 }
 
 impl std::fmt::Display for SetRef {
@@ -42,6 +55,7 @@ impl std::fmt::Display for SetRef {
         match self {
             Self::Id(id) => write!(f, "backup {}", id.short()),
             Self::Folder(p) => write!(f, "{}", p.display()),
+            Self::Fetched { id, .. } => write!(f, "backup {} (fetched)", id.short()),
         }
     }
 }
@@ -167,8 +181,7 @@ impl BackupSet {
             .map(|p| (&p.file, p.bytes, &p.sha256))
             .chain(
                 set.manifest
-                    .details
-                    .iter()
+                    .files_beside_parts()
                     .map(|d| (&d.file, d.bytes, &d.sha256)),
             );
         for (file, size, expected) in files {
@@ -241,7 +254,8 @@ impl BackupSet {
             .parts
             .iter()
             .map(|p| &p.file)
-            .chain(self.manifest.details.iter().map(|d| &d.file));
+            .chain(self.manifest.files_beside_parts().map(|d| &d.file))
+            .filter(|f| f.ends_with(".age"));
         for file in files {
             let path = self.dir.join(file);
             let f = std::fs::File::open(&path)
@@ -287,8 +301,32 @@ impl BackupSet {
             extra: crate::domain::Extra(crate::domain::BackupExtra {
                 warnings: details.map(Details::warnings).unwrap_or_default(),
                 encryption: m.encryption.clone(),
+                storage: self.storage_summary(),
+                ..Default::default()
             }),
         }
+    }
+
+    /// What the set holds of Storage files, for its record: counted from
+    /// the index when it reads without a key (an encrypted set: only that
+    /// it has them).
+    pub fn storage_summary(&self) -> Option<crate::domain::StorageSummary> {
+        let info = self.manifest.storage.as_ref()?;
+        let index = if self.encrypted() {
+            None
+        } else {
+            crate::engine::storage::read_index(&self.dir, info, &Keys::none()).ok()
+        };
+        Some(match index {
+            Some(ix) => crate::domain::StorageSummary {
+                buckets: ix.buckets.len() as u64,
+                objects: ix.objects.len() as u64,
+                bytes: ix.bytes(),
+                access: ix.access,
+                ..Default::default()
+            },
+            None => crate::domain::StorageSummary::default(),
+        })
     }
 }
 
@@ -407,6 +445,10 @@ impl Engine {
                 return Ok((dir.clone(), None, None));
             }
             SetRef::Id(id) => *id,
+            SetRef::Fetched { id, dir } => {
+                let b = self.backup_record(*id)?;
+                return Ok((dir.clone(), b.manifest_sha256.clone(), Some(b)));
+            }
         };
         let b = self
             .catalog()
@@ -417,6 +459,21 @@ impl Engine {
                 "backup {} is {}: only completed backups have files to use",
                 b.id.short(),
                 b.status
+            )));
+        }
+        if !b.path.is_dir() && b.extra.remote_only {
+            let at: Vec<String> = b
+                .extra
+                .copies
+                .iter()
+                .filter(|c| matches!(c.status, crate::domain::CopyStatus::Copied))
+                .map(|c| self.destination_name(c.destination))
+                .collect();
+            return Err(EngineError::Failed(format!(
+                "backup {} is kept only at its destination(s) ({}): read it from there with \
+                 `--at NAME`",
+                b.id.short(),
+                at.join(", ")
             )));
         }
         if !b.path.is_dir() {

@@ -104,6 +104,14 @@ impl Engine {
         ))
     }
 
+    /// Storage files downloaded or uploaded at once.
+    pub fn storage_concurrency(&self) -> Result<usize, EngineError> {
+        Ok(self
+            .setting(SettingKey::StorageConcurrency)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4))
+    }
+
     /// Backups running at once, all projects together.
     pub fn concurrency(&self) -> Result<usize, EngineError> {
         Ok(self

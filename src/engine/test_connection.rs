@@ -1,8 +1,8 @@
-//! "Test connection": what the server is, which pg_dump will be used, and the
-//! Supabase diagnosis.
+//! "Test connection": what the server is, which pg_dump will be used, the
+//! Supabase diagnosis, and (a saved project) its Storage access.
 
-use crate::domain::ProjectId;
-use crate::domain::{ConnInfo, Profile};
+use crate::domain::{ConnInfo, Profile, Project, ProjectId};
+use crate::engine::storage::Client;
 use crate::engine::{Engine, EngineError, Unlocked};
 use crate::pgtools::{
     Finding, ServerInfo, Severity, ToolSet, choose_tools, connect, diagnose_url, discover_tools,
@@ -33,14 +33,33 @@ pub struct TestReport {
     /// What the connected role may do, and what that means for a backup
     /// and a restore (a person's words).
     pub role: Option<String>,
+    /// How the project's Storage files are reached and what it sees (a
+    /// saved project only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageTest>,
+}
+
+/// The Storage side of a project test.
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageTest {
+    /// `s3`, `rest` or `none`.
+    pub kind: &'static str,
+    /// In words: where and which key (masked), or why there is none.
+    pub access: String,
+    /// The buckets the access sees.
+    pub buckets: Vec<String>,
+    /// Why it could not list them.
+    pub error: Option<String>,
 }
 
 impl TestReport {
-    /// True when a backup can run: connected and a pg_dump fits.
+    /// True when a backup can run: connected and a pg_dump fits (and the
+    /// Storage access, when there is one, answers).
     pub fn ok(&self) -> bool {
         self.server.is_some()
             && self.tools.is_some()
             && !self.findings.iter().any(|f| f.severity == Severity::Error)
+            && self.storage.as_ref().is_none_or(|s| s.error.is_none())
     }
 }
 
@@ -96,7 +115,31 @@ impl Unlocked {
     pub async fn test_project(&self, id: ProjectId) -> Result<TestReport, EngineError> {
         let project = self.project(id)?;
         let info = self.project_conninfo(&project)?;
-        self.test_conninfo(&info).await
+        let (report, storage) =
+            tokio::join!(self.test_conninfo(&info), self.test_storage(&project));
+        let mut report = report?;
+        report.storage = Some(storage?);
+        Ok(report)
+    }
+
+    /// Which Storage access the project has, and the buckets it sees.
+    async fn test_storage(&self, project: &Project) -> Result<StorageTest, EngineError> {
+        let access = self.storage_access(project)?;
+        let mut test = StorageTest {
+            kind: access.kind(),
+            access: access.describe(),
+            buckets: Vec::new(),
+            error: None,
+        };
+        match Client::open(&access) {
+            Ok(Some(client)) => match client.list_buckets().await {
+                Ok(found) => test.buckets = found.into_iter().map(|b| b.name).collect(),
+                Err(e) => test.error = Some(e.to_string()),
+            },
+            Ok(None) => {}
+            Err(e) => test.error = Some(e.to_string()),
+        }
+        Ok(test)
     }
 }
 
@@ -112,6 +155,7 @@ impl Engine {
             tools_error: None,
             profile: None,
             role: None,
+            storage: None,
         };
         let (sets, override_dir) = self.find_tools().await?;
         match connect(info, CONNECT_TIMEOUT).await {

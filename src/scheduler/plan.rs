@@ -2,9 +2,9 @@
 //! the time: which jobs are due, when they run next, what retention removes,
 //! how long to wait before a retry. The engine carries them out.
 
-use crate::domain::{Backup, BackupId, BackupJob, BackupStatus, ProjectId};
+use crate::domain::{Backup, BackupId, BackupJob, BackupStatus, Gfs, ProjectId};
 use crate::scheduler::CronSpec;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use std::collections::HashSet;
 
 /// The next run of `job` strictly after `after`, on `tz`'s wall clock.
@@ -66,11 +66,21 @@ pub fn backoff(attempt: u32, first: std::time::Duration) -> std::time::Duration 
 }
 
 /// The backups the job's retention removes: its own completed backups that
-/// neither "keep last N" nor "keep N days" keeps. Never a pinned backup,
-/// never the project's newest completed backup, never another job's.
-pub fn retention_victims(job: &BackupJob, backups: &[Backup], now: DateTime<Utc>) -> Vec<BackupId> {
+/// no rule keeps. The rules are "keep last N", "keep N days" and
+/// grandfather-father-son (the newest backup of each of the last N hours,
+/// days, ISO weeks, months, years that have one, on `tz`'s calendar, as
+/// restic's `forget` counts); a backup any rule keeps is kept. Never a
+/// pinned backup, never the project's newest completed backup, never
+/// another job's.
+pub fn retention_victims<Tz: TimeZone>(
+    job: &BackupJob,
+    backups: &[Backup],
+    now: DateTime<Utc>,
+    tz: &Tz,
+) -> Vec<BackupId> {
     let policy = job.retention;
-    if policy.keep_last.is_none() && policy.keep_days.is_none() {
+    let gfs = job.extra.gfs;
+    if policy.keep_last.is_none() && policy.keep_days.is_none() && gfs.is_empty() {
         return Vec::new();
     }
     let newest_of_project = backups
@@ -83,6 +93,7 @@ pub fn retention_victims(job: &BackupJob, backups: &[Backup], now: DateTime<Utc>
         .filter(|b| b.job_id == Some(job.id) && b.status == BackupStatus::Completed)
         .collect();
     own.sort_by_key(|b| std::cmp::Reverse(b.started_at));
+    let kept_by_gfs = gfs_keeps(&own, &gfs, tz);
     own.iter()
         .enumerate()
         .filter(|(i, b)| {
@@ -90,12 +101,48 @@ pub fn retention_victims(job: &BackupJob, backups: &[Backup], now: DateTime<Utc>
             let kept_by_age = policy
                 .keep_days
                 .is_some_and(|d| now - b.started_at < Duration::days(d as i64));
-            !(kept_by_count || kept_by_age)
+            !(kept_by_count || kept_by_age || kept_by_gfs.contains(&b.id))
         })
         .map(|(_, b)| *b)
         .filter(|b| !b.pinned && Some(b.id) != newest_of_project)
         .map(|b| b.id)
         .collect()
+}
+
+/// The backups grandfather-father-son keeps, from `newest_first`: for each
+/// rule, walking from the newest, a backup is kept when its period (hour,
+/// day, ISO week, month, year on `tz`'s calendar) differs from the last one
+/// that rule kept, until the rule has kept its N.
+fn gfs_keeps<Tz: TimeZone>(newest_first: &[&Backup], gfs: &Gfs, tz: &Tz) -> HashSet<BackupId> {
+    type Period = fn(&chrono::NaiveDateTime) -> (i32, u32, u32, u32);
+    let rules: [(Option<u32>, Period); 5] = [
+        (gfs.hourly, |t| (t.year(), t.ordinal(), t.hour(), 0)),
+        (gfs.daily, |t| (t.year(), t.ordinal(), 0, 0)),
+        (gfs.weekly, |t| {
+            let w = t.iso_week();
+            (w.year(), w.week(), 0, 0)
+        }),
+        (gfs.monthly, |t| (t.year(), t.month(), 0, 0)),
+        (gfs.yearly, |t| (t.year(), 0, 0, 0)),
+    ];
+    let mut kept = HashSet::new();
+    for (count, period) in rules {
+        let Some(mut left) = count else { continue };
+        let mut last = None;
+        for b in newest_first {
+            if left == 0 {
+                break;
+            }
+            let local = b.started_at.with_timezone(tz).naive_local();
+            let p = period(&local);
+            if last != Some(p) {
+                last = Some(p);
+                kept.insert(b.id);
+                left -= 1;
+            }
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -217,7 +264,7 @@ mod tests {
         let other_job = job("0 4 * * *", p);
         all.push(backup(Some(&other_job), p, now - Duration::days(30)));
         all.push(backup(None, p, now - Duration::days(40)));
-        let victims = retention_victims(&j, &all, now);
+        let victims = retention_victims(&j, &all, now, &Utc);
         assert_eq!(victims, vec![all[2].id, all[3].id]);
 
         // keep_days keeps young ones beyond keep_last; either policy keeps.
@@ -225,7 +272,7 @@ mod tests {
             keep_last: Some(1),
             keep_days: Some(3),
         };
-        let victims = retention_victims(&j, &all, now);
+        let victims = retention_victims(&j, &all, now, &Utc);
         assert_eq!(victims, vec![all[3].id]);
 
         // Even "keep 0" never removes the project's newest backup.
@@ -234,6 +281,69 @@ mod tests {
             keep_days: None,
         };
         let only = vec![backup(Some(&j), p, now)];
-        assert!(retention_victims(&j, &only, now).is_empty());
+        assert!(retention_victims(&j, &only, now, &Utc).is_empty());
+    }
+
+    #[test]
+    fn gfs_keeps_the_newest_of_each_period_on_the_local_calendar() {
+        let p = ProjectId::new();
+        let mut j = job("0 * * * *", p);
+        j.extra.gfs = Gfs {
+            daily: Some(3),
+            weekly: Some(2),
+            ..Default::default()
+        };
+        // Two backups a day for 20 days, at 01:30 and 23:30 UTC.
+        let now = utc("2026-11-30T23:45:00Z");
+        let mut all = Vec::new();
+        for d in 0..20 {
+            for h in ["23:30", "01:30"] {
+                let at = utc(&format!("2026-11-{:02}T{h}:00Z", 30 - d));
+                all.push(backup(Some(&j), p, at));
+            }
+        }
+        let kept = |tz: &dyn Fn(&[Backup]) -> Vec<BackupId>| -> Vec<String> {
+            let victims = tz(&all);
+            let mut k: Vec<String> = all
+                .iter()
+                .filter(|b| !victims.contains(&b.id))
+                .map(|b| b.started_at.format("%m-%d %H:%M").to_string())
+                .collect();
+            k.sort();
+            k
+        };
+        // UTC: the newest of Nov 30, 29, 28 (daily); of the ISO weeks of Nov
+        // 30 (a Monday) and Nov 23-29 (weekly: Nov 29 23:30, already kept).
+        assert_eq!(
+            kept(&|all| retention_victims(&j, all, now, &Utc)),
+            vec!["11-28 23:30", "11-29 23:30", "11-30 23:30"]
+        );
+        // In Berlin (UTC+1) 23:30 UTC is the next day's 00:30 and 01:30 UTC
+        // is 02:30: the newest of Dec 1 local is Nov 30 23:30 UTC, of Nov 30
+        // local Nov 30 01:30 UTC, of Nov 29 local Nov 29 01:30 UTC (which
+        // is also the newest of the week before Monday Nov 30).
+        assert_eq!(
+            kept(&|all| retention_victims(&j, all, now, &Berlin)),
+            vec!["11-29 01:30", "11-30 01:30", "11-30 23:30"]
+        );
+        // Weekly alone reaches back further than daily: the union keeps it.
+        j.extra.gfs = Gfs {
+            daily: Some(1),
+            weekly: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            kept(&|all| retention_victims(&j, all, now, &Utc)),
+            vec!["11-22 23:30", "11-29 23:30", "11-30 23:30"]
+        );
+        // Pinned backups and the newest are kept whatever the rules.
+        j.extra.gfs = Gfs {
+            yearly: Some(1),
+            ..Default::default()
+        };
+        all[10].pinned = true;
+        let victims = retention_victims(&j, &all, now, &Utc);
+        assert_eq!(victims.len(), all.len() - 2);
+        assert!(!victims.contains(&all[0].id) && !victims.contains(&all[10].id));
     }
 }

@@ -5,6 +5,7 @@
 
 mod backups;
 mod copy;
+mod destinations;
 mod jobs;
 mod projects;
 mod vault;
@@ -156,6 +157,8 @@ impl Catalog {
             txn.open_table(BACKUPS)?;
             txn.open_table(JOBS)?;
             txn.open_table(JOB_NAMES)?;
+            txn.open_table(DESTINATIONS)?;
+            txn.open_table(DESTINATION_NAMES)?;
             txn.open_table(SETTINGS)?;
             txn.open_table(ACTIVITY)?;
             Ok(())
@@ -311,6 +314,8 @@ fn is_current(txn: &ReadTransaction) -> Result<bool, StoreError> {
         && txn.open_table(BACKUPS).is_ok()
         && txn.open_table(JOBS).is_ok()
         && txn.open_table(JOB_NAMES).is_ok()
+        && txn.open_table(DESTINATIONS).is_ok()
+        && txn.open_table(DESTINATION_NAMES).is_ok()
         && txn.open_table(SETTINGS).is_ok()
         && txn.open_table(ACTIVITY).is_ok())
 }

@@ -25,7 +25,7 @@ use std::sync::{Mutex, MutexGuard};
 /// The copy folder's name, beside the catalog file.
 pub const COPIES_DIR: &str = "catalog-copies";
 /// The format of a copy file; a newer one is not read.
-pub const COPY_FORMAT: u32 = 1;
+pub const COPY_FORMAT: u32 = 2;
 /// Day copies kept.
 const KEEP_DAYS: usize = 7;
 /// Copies of replaced catalogs kept.
@@ -52,6 +52,8 @@ pub struct CatalogCopy {
     pub jobs: Vec<BackupJob>,
     /// Every setting, key and value.
     pub settings: Vec<(String, String)>,
+    /// Every destination for copies, secrets sealed (format 2).
+    pub destinations: Vec<crate::domain::Destination>,
 }
 
 impl CatalogCopy {
@@ -309,6 +311,7 @@ mod tests {
             projects: Vec::new(),
             jobs: vec![fixtures::job(crate::domain::ProjectId::new(), "@daily")],
             settings: vec![("retry-delay".into(), "30".into())],
+            destinations: Vec::new(),
         }
     }
 

@@ -64,7 +64,7 @@ CREATE TABLE backups (
     project_id TEXT REFERENCES projects(id) ON DELETE SET NULL,
     project_name TEXT NOT NULL,
     job_id TEXT REFERENCES backup_jobs(id) ON DELETE SET NULL,
-    backup_type TEXT NOT NULL CHECK (backup_type IN ('full', 'schema', 'data')),
+    backup_type TEXT NOT NULL CHECK (backup_type IN ('full', 'schema', 'data', 'storage')),
     profile TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled', 'interrupted')),
     file_path TEXT NOT NULL,

@@ -14,6 +14,11 @@ pub const BACKUPS: TableDefinition<u128, &[u8]> = TableDefinition::new("backups"
 pub const JOBS: TableDefinition<u128, &[u8]> = TableDefinition::new("backup_jobs");
 /// Lower-cased job name → id.
 pub const JOB_NAMES: TableDefinition<&str, u128> = TableDefinition::new("job_names");
+/// Destinations for copies, by id.
+pub const DESTINATIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("destinations");
+/// Lower-cased destination name → id.
+pub const DESTINATION_NAMES: TableDefinition<&str, u128> =
+    TableDefinition::new("destination_names");
 /// User settings, key → value.
 pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
 /// Activity log, by sequence number.

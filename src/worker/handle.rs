@@ -3,11 +3,12 @@
 
 use crate::domain::{BackupStatus, ConnInfo, human_count};
 use crate::engine::{
-    BackupRequest, DrillRequest, EngineError, ProjectPatch, RestoreRequest, RunHooks, SetRef,
-    Unlocked,
+    BackupRequest, DrillRequest, EngineError, ProjectPatch, RestoreRequest, RunHooks, Unlocked,
 };
-use crate::protocol::{Command, Event, TestKey};
-use crate::worker::{Ctx, os};
+use crate::protocol::{CheckKind, Command, Event, TestKey};
+use crate::worker::copies::{checked, readable};
+use crate::worker::keys::{check_change, set_keys};
+use crate::worker::{Ctx, copies, folder, keys, os};
 
 /// Carries out one command. While the window is locked only unlocking is
 /// accepted.
@@ -22,12 +23,39 @@ pub(crate) async fn handle(ctx: &mut Ctx, cmd: Command) {
         | Command::TestProject(_)
         | Command::TestUrl(_)
         | Command::Reveal { .. } => projects(ctx, cmd),
+        Command::GenerateKey { .. }
+        | Command::ImportIdentity(_)
+        | Command::ForgetIdentity(_)
+        | Command::PickIdentity => {
+            if let Some(engine) = keyed(ctx) {
+                keys::keys(ctx, engine, cmd);
+            }
+        }
         Command::Backup { .. }
-        | Command::Verify(_)
+        | Command::Verify(..)
         | Command::Drill { .. }
         | Command::Restore { .. }
-        | Command::DeleteBackup(_)
         | Command::SetPinned(..) => backups(ctx, cmd),
+        Command::AddDestination(_)
+        | Command::TestDestination(_)
+        | Command::RemoveDestination(_)
+        | Command::PickDestinationFolder
+        | Command::Sync(_)
+        | Command::VerifyCopy { .. }
+        | Command::DeleteBackup(_)
+        | Command::LoadSetContents(_) => {
+            if let Some(engine) = keyed(ctx) {
+                copies::copies(ctx, engine, cmd);
+            }
+        }
+        Command::FindTools
+        | Command::PickSetFolder
+        | Command::RestoreFolder { .. }
+        | Command::ImportFolder(_) => {
+            if let Some(engine) = keyed(ctx) {
+                folder::folder(ctx, engine, cmd);
+            }
+        }
         Command::SaveJob { .. }
         | Command::SetJobEnabled(..)
         | Command::RemoveJob(_)
@@ -78,7 +106,16 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
     let Some(engine) = keyed(ctx) else { return };
     let out = ctx.out.clone();
     match cmd {
-        Command::SaveProject { id, input, active } => {
+        Command::SaveProject {
+            id,
+            input,
+            active,
+            encryption,
+            copies,
+        } => {
+            if let Some(Err(errors)) = encryption.as_ref().map(check_change) {
+                return out.send(Event::ProjectInvalid(errors));
+            }
             let result = match id {
                 None => engine.add_project(&input).and_then(|p| {
                     if active {
@@ -106,14 +143,44 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
                     },
                 ),
             };
-            match result {
-                Ok(p) => {
-                    out.send(Event::ProjectSaved(p.name));
-                    ctx.refresh();
+            let saved = match result {
+                Ok(p) => p,
+                Err(EngineError::Invalid(errors)) => {
+                    return out.send(Event::ProjectInvalid(errors));
                 }
-                Err(EngineError::Invalid(errors)) => out.send(Event::ProjectInvalid(errors)),
-                Err(e) => out.error(e),
+                Err(e) => return out.error(e),
+            };
+            // Encryption after the project, which exists now: a failure
+            // here (checked above, so rare) is said, the form closes.
+            let name = saved.name.clone();
+            // Where its backups go, also after it exists; a refusal (remote
+            // only with no destination) goes back to the form.
+            if let Some(c) = copies {
+                match engine.set_copies(saved.id, Some(c.copy_to), Some(c.remote_only)) {
+                    Ok(_) => {}
+                    Err(EngineError::Invalid(errors)) => {
+                        ctx.refresh();
+                        return out.send(Event::ProjectInvalid(errors));
+                    }
+                    Err(e) => out.error(format!(
+                        "\"{name}\" was saved, but where its backups are copied was not: {e}"
+                    )),
+                }
             }
+            match encryption.map(|change| engine.set_encryption(saved.id, change)) {
+                None | Some(Ok(_)) => out.send(Event::ProjectSaved(name)),
+                Some(Err(EngineError::Invalid(errors))) if id.is_some() => {
+                    out.send(Event::ProjectInvalid(errors))
+                }
+                Some(Err(e)) => {
+                    out.send(Event::ProjectSaved(name.clone()));
+                    out.error(format!(
+                        "\"{name}\" was saved, but its encryption was not set: {e}. Edit the \
+                         project to set it."
+                    ));
+                }
+            }
+            ctx.refresh();
         }
         Command::RemoveProject(id) => match engine.remove_project(id) {
             Ok((p, _)) => {
@@ -202,33 +269,23 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                 },
             );
         }
-        Command::Verify(id) => {
+        Command::Verify(id, given) => {
             ctx.spawn_task(
                 format!("Verify {}", id.short()),
                 None,
                 false,
-                move |p, _c| async move {
-                    let keys = engine
-                        .backup_record(id)
-                        .and_then(|b| engine.project(b.project_id))
-                        .and_then(|p| engine.project_keys(&p))
-                        .unwrap_or_default();
-                    match engine.verify(&SetRef::Id(id), &keys, p).await {
-                        Ok(r) if r.ok() => (true, format!("Backup {} is intact", id.short())),
-                        Ok(r) => (
-                            false,
-                            format!(
-                                "Backup {} is damaged: {}",
-                                id.short(),
-                                crate::engine::describe_problems(&r)
-                            ),
-                        ),
-                        Err(err) => (false, err.to_string()),
-                    }
+                move |p, c| async move {
+                    let r = verify(&engine, id, given, p, c).await;
+                    checked(&out, id, CheckKind::Verify, r.0, &r.1);
+                    r
                 },
             );
         }
-        Command::Drill { backup, url } => {
+        Command::Drill {
+            backup,
+            url,
+            keys: given,
+        } => {
             ctx.spawn_task(
                 format!("Restore drill {}", backup.short()),
                 None,
@@ -238,13 +295,16 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         Ok(s) => s,
                         Err(err) => return (false, err.to_string()),
                     };
-                    let keys = engine
-                        .backup_record(backup)
-                        .and_then(|b| engine.project(b.project_id))
-                        .and_then(|p| engine.project_keys(&p))
-                        .unwrap_or_default();
+                    let keys = match set_keys(&engine, backup, given) {
+                        Ok(k) => k,
+                        Err(err) => return (false, err.to_string()),
+                    };
+                    let (source, _fetched) = match readable(&engine, backup, true, &p, &c).await {
+                        Ok(r) => r,
+                        Err(err) => return (false, err.to_string()),
+                    };
                     let req = DrillRequest {
-                        source: SetRef::Id(backup),
+                        source,
                         server,
                         template: None,
                         keep: false,
@@ -268,6 +328,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         ),
                         Err(err) => (false, err.to_string()),
                     };
+                    checked(&out, backup, CheckKind::Drill, r.0, &r.1);
                     session.refresh(&out);
                     r
                 },
@@ -277,6 +338,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
             backup,
             url,
             confirmed,
+            keys: given,
         } => {
             let target = match ConnInfo::parse(&url) {
                 Ok(t) => t,
@@ -287,13 +349,16 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                 None,
                 false,
                 move |p, c| async move {
-                    let keys = engine
-                        .backup_record(backup)
-                        .and_then(|b| engine.project(b.project_id))
-                        .and_then(|p| engine.project_keys(&p))
-                        .unwrap_or_default();
+                    let keys = match set_keys(&engine, backup, given.clone()) {
+                        Ok(k) => k,
+                        Err(err) => return (false, err.to_string()),
+                    };
+                    let (source, _fetched) = match readable(&engine, backup, true, &p, &c).await {
+                        Ok(r) => r,
+                        Err(err) => return (false, err.to_string()),
+                    };
                     let req = RestoreRequest {
-                        source: SetRef::Id(backup),
+                        source,
                         target: target.clone(),
                         confirmed,
                         keys,
@@ -309,6 +374,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                                 url,
                                 dbname: target.dbname_or_default().to_string(),
                                 message,
+                                keys: given,
                             });
                             (true, "Type the database name to confirm the restore".into())
                         }
@@ -319,21 +385,58 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                 },
             );
         }
-        // Removes a whole folder: the runtime moves its other tasks off this
-        // worker meanwhile.
-        Command::DeleteBackup(id) => match tokio::task::block_in_place(|| engine.delete_backup(id))
-        {
-            Ok(b) => {
-                out.send(Event::Info(format!("Deleted backup {}", b.id.short())));
-                ctx.refresh();
-            }
-            Err(e) => out.error(e),
-        },
         Command::SetPinned(id, pinned) => match engine.set_pinned(id, pinned) {
             Ok(_) => ctx.refresh(),
             Err(e) => out.error(e),
         },
         _ => {}
+    }
+}
+
+/// Verifies a backup (its copy fetched first when only copies are left);
+/// the outcome in words.
+async fn verify(
+    engine: &Unlocked,
+    id: crate::domain::BackupId,
+    given: crate::protocol::GivenKeys,
+    p: std::sync::Arc<crate::engine::Progress>,
+    c: crate::engine::CancelToken,
+) -> (bool, String) {
+    let keys = match set_keys(engine, id, given) {
+        Ok(k) => k,
+        Err(err) => return (false, err.to_string()),
+    };
+    let (set, _fetched) = match readable(engine, id, false, &p, &c).await {
+        Ok(r) => r,
+        Err(err) => return (false, err.to_string()),
+    };
+    match engine.verify(&set, &keys, p).await {
+        Ok(r) if r.ok() && r.contents_checked => (true, format!("Backup {} is intact", id.short())),
+        Ok(r) if r.ok() => (
+            true,
+            format!(
+                "Backup {}: every checksum matches (encrypted: not decrypted \
+                         without its key)",
+                id.short()
+            ),
+        ),
+        Ok(r) if keys::wrong_key_only(&r) => (
+            false,
+            format!(
+                "Backup {}: every checksum matches, but no key given opens it \
+                         (a wrong identity file or passphrase)",
+                id.short()
+            ),
+        ),
+        Ok(r) => (
+            false,
+            format!(
+                "Backup {} is damaged: {}",
+                id.short(),
+                crate::engine::describe_problems(&r)
+            ),
+        ),
+        Err(err) => (false, err.to_string()),
     }
 }
 
@@ -390,6 +493,9 @@ fn settings(ctx: &mut Ctx, cmd: Command) {
         Command::SetSetting(key, value) => match engine.set_setting(key, &value) {
             Ok(v) => {
                 out.send(Event::Info(format!("{key} = {v}")));
+                if key == crate::domain::SettingKey::PgBinDir {
+                    folder::find_tools(&engine, out.clone());
+                }
                 ctx.refresh();
             }
             Err(e) => out.error(e),

@@ -41,6 +41,15 @@ pub(crate) async fn save_file(title: &str, name: &str) -> Option<PathBuf> {
         .map(|f| f.path().to_path_buf())
 }
 
+/// Asks for a file to open; `None` when the dialog was closed.
+pub(crate) async fn pick_file(title: &str) -> Option<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .pick_file()
+        .await
+        .map(|f| f.path().to_path_buf())
+}
+
 /// Shows a folder in the OS file manager.
 pub(crate) fn open_folder(path: &Path, out: &Outbox) {
     let opener = if cfg!(target_os = "macos") {

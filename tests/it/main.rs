@@ -10,14 +10,18 @@ mod pg;
 mod blocking;
 mod catalog_crash;
 mod catalog_damage;
+mod copies;
 mod failures;
 mod fixture;
 mod hosted;
 mod projects;
 mod regression;
 mod roundtrip;
+mod s3;
 mod schedules;
 mod sections;
+mod storage;
+mod storage_rest;
 mod tool_versions;
 #[cfg(feature = "gui")]
 mod ui;

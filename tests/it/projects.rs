@@ -238,7 +238,10 @@ fn change_password_reseals_everything() {
             &[("SUPABACKUP_NEW_PASSWORD", new_pw)],
         )
         .ok();
-    assert!(r.stdout.contains("1 project(s) re-sealed"));
+    assert!(
+        r.stdout
+            .contains("1 project(s) and destination(s) re-sealed")
+    );
     sb.run(&["project", "list"]).expect_code(2);
     let test = sb
         .run_env(

@@ -4,13 +4,13 @@
 use crate::blocking::{Lock, wait_dump_blocked};
 use crate::cli::{MASTER, Sb, assert_no_secret};
 use crate::pg::{PgCluster, SUPERUSER_PASSWORD};
-use crate::ui_standin::screen_text;
+use crate::ui_standin::{screen_text, settle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::time::{Duration, Instant};
 use supabackup::app::{Screen, SupabackupApp};
 use supabackup::datadir::{DataDir, DataDirSource};
-use supabackup::domain::BackupStatus;
+use supabackup::domain::{BackupStatus, EncryptionSetting};
 
 fn app(sb: &Sb) -> Harness<'static, SupabackupApp> {
     let dd = DataDir {
@@ -59,8 +59,7 @@ fn retype(h: &mut Harness<'static, SupabackupApp>, label: &str, text: &str) {
 fn click(h: &mut Harness<'static, SupabackupApp>, label: &str) {
     // Let the layout settle (a modal re-centres as its content changes), so
     // the click lands where the widget is painted.
-    h.step();
-    h.step();
+    settle(h, label);
     h.get_all_by_label(label)
         .next()
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
@@ -421,4 +420,177 @@ fn the_unlock_screen_goes_idle_without_window_focus() {
         interrupts <= 1,
         "the input method was interrupted on {interrupts} of 10 frames"
     );
+}
+
+#[test]
+fn an_encrypted_project_backs_up_tagged_and_restores_with_the_identity_file() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 5)",
+    );
+    pg.create_db("copy");
+    let sb = Sb::new();
+    sb.add_project("Shop", &pg.url("postgres"));
+    let key_file = sb.tmp.path().join("shop-key.txt");
+    let wrong_file = sb.tmp.path().join("other-key.txt");
+    let public = sb
+        .run(&["key", "generate", "--out", key_file.to_str().unwrap()])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    sb.run(&["key", "generate", "--out", wrong_file.to_str().unwrap()])
+        .ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    // Encryption turned on in the edit form, once its URL has come.
+    click(&mut h, "Projects");
+    click(&mut h, "Edit");
+    step_until(&mut h, "the form's secrets", |a| {
+        a.state
+            .project_form
+            .as_ref()
+            .is_some_and(|f| !f.db_url.is_empty())
+    });
+    click(&mut h, "To public keys (age1…)");
+    type_into(&mut h, "Public keys", &public);
+    h.check_accessibility();
+    click(&mut h, "Save");
+    step_until(&mut h, "the saved encryption", |a| {
+        a.state.project_form.is_none()
+            && a.state.data.projects[0].encryption
+                == EncryptionSetting::Recipients {
+                    recipients: vec![public.clone()],
+                }
+    });
+    // A backup: encrypted, behind a lock.
+    click(&mut h, "Backups");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+    h.step();
+    click(&mut h, "Start backup");
+    step_until(&mut h, "the backup to complete", |a| {
+        a.state.tasks.is_empty()
+            && a.state
+                .data
+                .backups
+                .first()
+                .is_some_and(|b| b.status == BackupStatus::Completed)
+    });
+    let b = &h.state().state.data.backups[0];
+    assert!(b.extra.encryption.is_some());
+    assert!(h.query_by_label("encrypted").is_some(), "the tag shows");
+    // Restored into an empty database: the vault holds no identity, the
+    // dialog asks; a wrong one is refused with the target untouched.
+    let restore_with = |h: &mut Harness<'static, SupabackupApp>, identity: &std::path::Path| {
+        click(h, "Restore…");
+        retype(h, "Target database URL", &pg.url("copy"));
+        assert!(h.get_by_label("Restore").accesskit_node().is_disabled());
+        type_into(h, "Identity file path", identity.to_str().unwrap());
+        click(h, "Restore");
+    };
+    restore_with(&mut h, &wrong_file);
+    step_until(&mut h, "the refusal", |a| toast_contains(a, "wrong key"));
+    assert_eq!(
+        pg.psql(
+            "copy",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "0"
+    );
+    restore_with(&mut h, &key_file);
+    step_until(&mut h, "the restore", |a| {
+        toast_contains(a, "Restored 5 rows")
+    });
+    assert_eq!(pg.psql("copy", "SELECT sum(id) FROM public.t"), "15");
+}
+
+#[test]
+fn a_folder_destination_added_in_the_window_gets_a_copy_of_each_backup_and_loses_it_on_delete() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 7)",
+    );
+    let sb = Sb::new();
+    sb.add_project("Shop", &pg.url("postgres"));
+    let nas = sb.tmp.path().join("nas");
+    std::fs::create_dir_all(&nas).unwrap();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    // Settings > Destinations: a folder, tested by the engine, then added.
+    click(&mut h, "Settings");
+    click(&mut h, "Add destination…");
+    click(&mut h, "A folder");
+    type_into(&mut h, "Destination name", "nas");
+    type_into(&mut h, "Folder", nas.to_str().unwrap());
+    h.check_accessibility();
+    click(&mut h, "Test and add");
+    step_until(&mut h, "the destination added", |a| {
+        a.state.data.destinations.len() == 1 && a.state.destination_form.is_none()
+    });
+    assert!(toast_contains(h.state(), "Added destination \"nas\""));
+    // The project copies there.
+    click(&mut h, "Projects");
+    click(&mut h, "Edit");
+    step_until(&mut h, "the form's secrets", |a| {
+        a.state
+            .project_form
+            .as_ref()
+            .is_some_and(|f| !f.db_url.is_empty())
+    });
+    click(&mut h, "Copy to nas");
+    click(&mut h, "Save");
+    step_until(&mut h, "the saved copies", |a| {
+        a.state.project_form.is_none() && a.state.data.projects[0].copy_to == ["nas"]
+    });
+    // A backup is copied as part of it.
+    click(&mut h, "Backups");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+    h.step();
+    click(&mut h, "Start backup");
+    step_until(&mut h, "the backup and its copy", |a| {
+        a.state.tasks.is_empty()
+            && a.state.data.backups.first().is_some_and(|b| {
+                b.status == BackupStatus::Completed
+                    && b.extra
+                        .copies
+                        .iter()
+                        .any(|c| matches!(c.status, supabackup::domain::CopyStatus::Copied))
+            })
+    });
+    assert!(h.query_by_label("nas: copied").is_some());
+    let b = h.state().state.data.backups[0].clone();
+    let copy = nas
+        .join(b.path.parent().unwrap().file_name().unwrap())
+        .join(b.path.file_name().unwrap());
+    assert!(copy.join("SHA256SUMS").is_file(), "{}", copy.display());
+    // The copy is verified where it is, from the details view.
+    click(&mut h, "Details");
+    click(&mut h, "Verify copy at nas");
+    step_until(&mut h, "the copy verified", |a| {
+        a.state
+            .checks
+            .get(&b.id)
+            .is_some_and(|c| c.kind == supabackup::protocol::CheckKind::VerifyCopy("nas".into()))
+    });
+    let check = h.state().state.checks[&b.id].clone();
+    assert!(check.ok, "{}", check.message);
+    assert!(
+        h.query_by_label_contains("Verify of the copy at \"nas\" passed")
+            .is_some()
+    );
+    // Deleting the backup deletes its copy too, as the confirmation says.
+    click(&mut h, "Delete…");
+    assert!(
+        h.query_by_label_contains("its copies at \"nas\" will be deleted")
+            .is_some()
+    );
+    h.get_all_by_label("Delete").last().unwrap().click();
+    h.step();
+    step_until(&mut h, "the backup deleted", |a| {
+        a.state.data.backups.is_empty()
+    });
+    assert!(!copy.exists(), "the copy at the destination is gone");
+    assert!(!b.path.exists(), "the local folder is gone");
 }

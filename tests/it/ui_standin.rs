@@ -8,15 +8,20 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{By, NodeT, Queryable};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use supabackup::app::encryption::EncryptionMode;
 use supabackup::app::state::Confirm;
 use supabackup::app::{Panel, Screen, SupabackupApp};
 use supabackup::domain::{
-    Backup, BackupId, BackupJob, BackupKind, BackupStatus, Codec, Compression, JobId, Profile,
-    ProjectId, Retention, SecretSlot, SettingKey,
+    Backup, BackupId, BackupJob, BackupKind, BackupStatus, Codec, Compression, EncryptionSetting,
+    JobId, Profile, ProjectId, Retention, SecretSlot, SetEncryption, SettingKey,
 };
-use supabackup::engine::{CancelToken, Progress, ProjectView, VaultState};
-use supabackup::protocol::{Command, Event, Link, Snapshot, TaskInfo};
+use supabackup::engine::{CancelToken, EncryptionChange, Progress, ProjectView, VaultState};
+use supabackup::protocol::{Command, Event, GivenKeys, Link, Snapshot, TaskInfo};
 use zeroize::Zeroizing;
+
+mod details;
+mod offsite;
+mod window;
 
 /// The engine side as the test plays it: every command the app sent, and
 /// the events it drains at its next frame.
@@ -87,12 +92,16 @@ fn names(sent: &[Command]) -> String {
         Command::Unlock(_) => "Unlock",
         Command::Lock => "Lock",
         Command::SaveProject { .. } => "SaveProject",
+        Command::GenerateKey { .. } => "GenerateKey",
+        Command::ImportIdentity(_) => "ImportIdentity",
+        Command::ForgetIdentity(_) => "ForgetIdentity",
+        Command::PickIdentity => "PickIdentity",
         Command::RemoveProject(_) => "RemoveProject",
         Command::TestProject(_) => "TestProject",
         Command::TestUrl(_) => "TestUrl",
         Command::Reveal { .. } => "Reveal",
         Command::Backup { .. } => "Backup",
-        Command::Verify(_) => "Verify",
+        Command::Verify(..) => "Verify",
         Command::Drill { .. } => "Drill",
         Command::Restore { .. } => "Restore",
         Command::DeleteBackup(_) => "DeleteBackup",
@@ -140,14 +149,28 @@ pub fn screen_text(h: &H) -> String {
 /// Clicks the first widget labelled `label`, letting the layout settle first
 /// (a modal re-centres as its content changes).
 fn click(h: &mut H, label: &str) {
-    h.step();
-    h.step();
+    settle(h, label);
     h.get_all_by_label(label)
         .next()
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
         .click();
     h.step();
     h.step();
+}
+
+/// Steps frames until the widget labelled `label` stays where it is: a
+/// modal grows over a few frames (its scroll area, then its area, then its
+/// centring), and a click aimed at where it was drawn would miss.
+pub fn settle<S>(h: &mut Harness<'_, S>, label: &str) {
+    let mut last = None;
+    for _ in 0..12 {
+        h.step();
+        let now = h.query_all_by_label(label).next().map(|n| n.rect());
+        if now.is_some() && now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 /// Opens the drop-down labelled `label` and picks `option`.
@@ -157,6 +180,16 @@ fn pick(h: &mut H, label: &str, option: &str) {
     h.step();
     h.step();
     h.get_by_role_and_label(Role::Button, option).click();
+    h.step();
+    h.step();
+}
+
+/// Types `text` into the (empty) field labelled `label`.
+fn type_in(h: &mut H, label: &str, text: &str) {
+    settle(h, label);
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
     h.step();
     h.step();
 }
@@ -183,6 +216,10 @@ fn project(name: &str) -> ProjectView {
         service_key: None,
         anon_key: None,
         is_active: true,
+        encryption: Default::default(),
+        identity_in_vault: false,
+        copy_to: Vec::new(),
+        remote_only: false,
         created_at: now,
         updated_at: now,
     }
@@ -415,7 +452,10 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
     h.step();
     h.step();
     match one_sent(&engine) {
-        Command::Verify(id) => assert_eq!(id, older.id),
+        Command::Verify(id, keys) => {
+            assert_eq!(id, older.id);
+            assert!(keys.is_empty(), "a set that is not encrypted needs none");
+        }
         _ => panic!("Verify expected"),
     }
     click(&mut h, "Delete");
@@ -477,6 +517,7 @@ fn restore_fills_the_url_from_a_project_and_confirms_by_the_typed_name() {
             backup,
             url: sent,
             confirmed,
+            ..
         } => {
             assert_eq!(backup, b.id);
             assert_eq!(sent.as_str(), url);
@@ -493,6 +534,7 @@ fn restore_fills_the_url_from_a_project_and_confirms_by_the_typed_name() {
             url: Zeroizing::new(url.into()),
             dbname: "beta".into(),
             message: "beta already has 3 tables".into(),
+            keys: Default::default(),
         },
     );
     h.check_accessibility();
@@ -509,6 +551,7 @@ fn restore_fills_the_url_from_a_project_and_confirms_by_the_typed_name() {
             backup,
             url: sent,
             confirmed,
+            ..
         } => {
             assert_eq!(backup, b.id);
             assert_eq!(sent.as_str(), url);
@@ -619,10 +662,24 @@ fn settings_changes_send_set_setting() {
     click(&mut h, "Settings");
     h.check_accessibility();
     // A text setting: sent by its Apply button, which shows once it differs.
-    assert!(h.query_by_label("Apply retry-delay").is_none());
-    retype(&mut h, "retry-delay", "5");
+    assert!(
+        h.query_by_label("Apply first retry after (seconds)")
+            .is_none()
+    );
+    // Words, with the CLI key in the hover text.
+    assert!(h.query_by_label("retry-delay").is_none());
+    h.get_by_label("First retry after (seconds)").hover();
+    // A tooltip waits for the pointer to rest.
+    for _ in 0..45 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("supabackup settings set retry-delay VALUE")
+            .is_some()
+    );
+    retype(&mut h, "First retry after (seconds)", "5");
     nothing_sent(&engine, "typing");
-    click(&mut h, "Apply retry-delay");
+    click(&mut h, "Apply first retry after (seconds)");
     match one_sent(&engine) {
         Command::SetSetting(key, value) => {
             assert_eq!((key, value.as_str()), (SettingKey::RetryDelay, "5"))
@@ -630,7 +687,7 @@ fn settings_changes_send_set_setting() {
         _ => panic!("SetSetting expected"),
     }
     // A choice: sent as soon as it is picked.
-    pick(&mut h, "theme", "dark");
+    pick(&mut h, "Theme", "dark");
     match one_sent(&engine) {
         Command::SetSetting(key, value) => {
             assert_eq!((key, value.as_str()), (SettingKey::Theme, "dark"))
@@ -638,7 +695,7 @@ fn settings_changes_send_set_setting() {
         _ => panic!("SetSetting expected"),
     }
     // A folder: the OS picker is the engine side's; its answer fills the field.
-    click(&mut h, "Browse for backup-root");
+    click(&mut h, "Choose the backup folder…");
     match one_sent(&engine) {
         Command::PickFolder(key) => assert_eq!(key, SettingKey::BackupRoot),
         _ => panic!("PickFolder expected"),
@@ -648,7 +705,7 @@ fn settings_changes_send_set_setting() {
         &engine,
         Event::FolderPicked(SettingKey::BackupRoot, PathBuf::from("/mnt/backups")),
     );
-    click(&mut h, "Apply backup-root");
+    click(&mut h, "Apply backup folder");
     match one_sent(&engine) {
         Command::SetSetting(key, value) => {
             assert_eq!(
@@ -765,8 +822,16 @@ fn the_project_form_sends_test_url_and_save_project_with_the_fields_typed() {
     }
     click(&mut h, "Save");
     match one_sent(&engine) {
-        Command::SaveProject { id, input, active } => {
+        Command::SaveProject {
+            id,
+            input,
+            active,
+            encryption,
+            copies,
+        } => {
             assert_eq!(id, None, "a new project");
+            assert!(encryption.is_none(), "left off");
+            assert!(copies.is_none(), "no destinations: copied nowhere");
             assert_eq!(input.name, "Gamma");
             assert_eq!(input.environment, "staging");
             assert_eq!(input.db_url.as_str(), url);
@@ -778,4 +843,345 @@ fn the_project_form_sends_test_url_and_save_project_with_the_fields_typed() {
     }
     feed(&mut h, &engine, Event::ProjectSaved("Gamma".into()));
     assert!(h.state().state.project_form.is_none());
+}
+
+/// A fresh age public key (`age1...`).
+fn age_key() -> String {
+    supabackup::engine::set::crypt::generate_identity().1
+}
+
+/// The add-project form, its required fields filled in.
+fn new_project_form(h: &mut H) {
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.step();
+    h.step();
+    assert!(h.state().state.project_form.is_some());
+    retype(h, "Name", "Gamma Shop");
+    retype(
+        h,
+        "Database URL",
+        "postgresql://postgres:pw@db.example.com:5432/postgres",
+    );
+}
+
+#[test]
+fn encryption_to_public_keys_is_checked_as_typed_and_sent_with_the_project() {
+    let engine = StandIn::default();
+    let (data, _alpha, _beta) = two_projects();
+    let mut h = unlocked(&engine, data);
+    new_project_form(&mut h);
+    click(&mut h, "To public keys (age1…)");
+    h.check_accessibility();
+    let (k1, k2) = (age_key(), age_key());
+    // A key that is not one: the error, at the field, names it, before
+    // any save; and a save sends nothing.
+    retype(&mut h, "Public keys", &format!("{k1}\nage1notakey"));
+    assert!(
+        h.query_by_label_contains("\"age1notakey\" is not an age public key")
+            .is_some(),
+        "{}",
+        screen_text(&h)
+    );
+    click(&mut h, "Save");
+    nothing_sent(&engine, "a public key that is not one");
+    assert!(h.query_by_label("Fix the fields marked in red.").is_some());
+    retype(&mut h, "Public keys", &format!("{k1}\n {k2} \n"));
+    assert!(
+        h.query_by_label_contains("is not an age public key")
+            .is_none()
+    );
+    click(&mut h, "Save");
+    match one_sent(&engine) {
+        Command::SaveProject {
+            id,
+            input,
+            encryption,
+            ..
+        } => {
+            assert_eq!((id, input.name.as_str()), (None, "Gamma Shop"));
+            match encryption {
+                Some(EncryptionChange::Recipients(keys)) => assert_eq!(keys, [k1, k2]),
+                _ => panic!("Recipients expected"),
+            }
+        }
+        _ => panic!("SaveProject expected"),
+    }
+}
+
+#[test]
+fn a_passphrase_must_be_typed_twice_alike_and_long_enough() {
+    let engine = StandIn::default();
+    let (data, _alpha, _beta) = two_projects();
+    let mut h = unlocked(&engine, data);
+    new_project_form(&mut h);
+    click(&mut h, "With a passphrase");
+    h.check_accessibility();
+    retype(&mut h, "Backup passphrase", "short");
+    retype(&mut h, "Passphrase again", "short");
+    assert!(
+        h.query_by_label_contains("at least 12 characters:")
+            .is_some()
+    );
+    click(&mut h, "Save");
+    nothing_sent(&engine, "a short passphrase");
+    let pass = "a long enough backup passphrase";
+    retype(&mut h, "Backup passphrase", pass);
+    retype(
+        &mut h,
+        "Passphrase again",
+        "a long enough backup passphrasf",
+    );
+    assert!(h.query_by_label("the two passphrases differ").is_some());
+    click(&mut h, "Save");
+    nothing_sent(&engine, "two different passphrases");
+    // Typed in password fields: not readable until asked for.
+    assert_no_secret("the form", screen_text(&h), pass);
+    retype(&mut h, "Passphrase again", pass);
+    assert!(h.query_by_label("the two passphrases differ").is_none());
+    click(&mut h, "Save");
+    match one_sent(&engine) {
+        Command::SaveProject { encryption, .. } => match encryption {
+            Some(EncryptionChange::Passphrase(p)) => assert_eq!(p.as_str(), pass),
+            _ => panic!("Passphrase expected"),
+        },
+        _ => panic!("SaveProject expected"),
+    }
+}
+
+#[test]
+fn generate_a_key_sends_its_command_and_the_answer_fills_the_keys_and_warns() {
+    let engine = StandIn::default();
+    let (data, _alpha, _beta) = two_projects();
+    let mut h = unlocked(&engine, data);
+    new_project_form(&mut h);
+    click(&mut h, "To public keys (age1…)");
+    click(&mut h, "Generate a key…");
+    match one_sent(&engine) {
+        Command::GenerateKey { file_name } => {
+            assert_eq!(file_name, "gamma-shop-age-identity.txt")
+        }
+        _ => panic!("GenerateKey expected"),
+    }
+    // The engine side asked where, wrote the file, and answers.
+    let key = age_key();
+    let path = PathBuf::from("/home/me/keys/gamma-shop-age-identity.txt");
+    feed(
+        &mut h,
+        &engine,
+        Event::KeyGenerated {
+            path: path.clone(),
+            public_key: key.clone(),
+        },
+    );
+    let form = h.state().state.project_form.as_ref().unwrap();
+    assert_eq!(form.encryption.keys(), std::slice::from_ref(&key));
+    let text = screen_text(&h);
+    assert!(text.contains(&key), "the key in the field: {text}");
+    assert!(
+        h.query_by_label_contains(
+            "keep the new identity file safe: /home/me/keys/gamma-shop-age-identity.txt"
+        )
+        .is_some(),
+        "{text}"
+    );
+    assert!(
+        h.query_by_label_contains("Without this file, backups encrypted to")
+            .is_some()
+    );
+    h.check_accessibility();
+    click(&mut h, "Save");
+    match one_sent(&engine) {
+        Command::SaveProject { encryption, .. } => match encryption {
+            Some(EncryptionChange::Recipients(keys)) => assert_eq!(keys, [key]),
+            _ => panic!("Recipients expected"),
+        },
+        _ => panic!("SaveProject expected"),
+    }
+}
+
+#[test]
+fn editing_shows_the_saved_encryption_keeps_an_empty_passphrase_and_imports_an_identity() {
+    let engine = StandIn::default();
+    let (mut data, _alpha, _beta) = two_projects();
+    data.projects[0].encryption = EncryptionSetting::Passphrase;
+    data.projects[1].encryption = EncryptionSetting::Recipients {
+        recipients: vec![age_key()],
+    };
+    data.projects[1].identity_in_vault = true;
+    let (alpha, beta) = (data.projects[0].clone(), data.projects[1].clone());
+    let mut h = unlocked(&engine, data);
+    click(&mut h, "Projects");
+    assert!(
+        h.query_by_label("age, with the passphrase in the vault")
+            .is_some()
+    );
+    click(&mut h, "Edit");
+    let _reveals = engine.take();
+    let form = h.state().state.project_form.as_ref().unwrap();
+    assert_eq!(form.encryption.mode, EncryptionMode::Passphrase);
+    assert_eq!(
+        h.get_by_label("With a passphrase")
+            .accesskit_node()
+            .toggled(),
+        Some(egui::accesskit::Toggled::True),
+        "the saved setting is chosen"
+    );
+    // The secrets come as the engine sends them.
+    feed(
+        &mut h,
+        &engine,
+        Event::Revealed(
+            alpha.id,
+            SecretSlot::DbUrl,
+            Some(Zeroizing::new(
+                "postgresql://postgres:pw@db.example.com:5432/alpha".into(),
+            )),
+        ),
+    );
+    click(&mut h, "Save");
+    match one_sent(&engine) {
+        Command::SaveProject { id, encryption, .. } => {
+            assert_eq!(id, Some(alpha.id));
+            assert!(encryption.is_none(), "empty: the vault's passphrase stays");
+        }
+        _ => panic!("SaveProject expected"),
+    }
+    feed(&mut h, &engine, Event::ProjectSaved("Alpha".into()));
+    // The second card: keys shown, identity kept, import and forget.
+    h.get_all_by_label("Edit").nth(1).unwrap().click();
+    h.step();
+    h.step();
+    let _reveals = engine.take();
+    let form = h.state().state.project_form.as_ref().unwrap();
+    assert_eq!(form.encryption.mode, EncryptionMode::Recipients);
+    assert_eq!(form.encryption.keys().len(), 1);
+    assert!(
+        h.query_by_label("kept: this machine restores without asking")
+            .is_some()
+    );
+    click(&mut h, "Import identity…");
+    match one_sent(&engine) {
+        Command::ImportIdentity(id) => assert_eq!(id, beta.id),
+        _ => panic!("ImportIdentity expected"),
+    }
+    click(&mut h, "Forget identity");
+    nothing_sent(&engine, "a first click on Forget identity");
+    click(&mut h, "Forget it");
+    match one_sent(&engine) {
+        Command::ForgetIdentity(id) => assert_eq!(id, beta.id),
+        _ => panic!("ForgetIdentity expected"),
+    }
+}
+
+#[test]
+fn an_encrypted_set_is_tagged_and_restoring_it_without_vault_keys_asks_for_the_identity() {
+    let engine = StandIn::default();
+    let (mut data, alpha, beta) = two_projects();
+    let key = age_key();
+    let mut locked = backup(&alpha, 10, BackupStatus::Completed);
+    locked.extra.encryption = Some(SetEncryption::Recipients {
+        recipients: vec![key.clone()],
+    });
+    let plain = backup(&beta, 60, BackupStatus::Completed);
+    data.backups = vec![locked.clone(), plain.clone()];
+    let mut h = unlocked(&engine, data);
+    click(&mut h, "Backups");
+    h.check_accessibility();
+    assert_eq!(
+        h.query_all_by_label("encrypted").count(),
+        1,
+        "one set encrypted"
+    );
+    // Verify of the set that is not encrypted goes at once; of the
+    // encrypted one, the dialog offers the identity (optional).
+    h.get_all_by_label("Verify").nth(1).unwrap().click();
+    h.step();
+    h.step();
+    assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == plain.id && k.is_empty()));
+    click(&mut h, "Verify");
+    nothing_sent(&engine, "opening the verify dialog");
+    assert!(
+        h.query_by_label_contains(&key).is_some(),
+        "the key it is encrypted to"
+    );
+    // The dialog's button, once the dialog has settled; nothing given:
+    // checksums only.
+    settle(&mut h, "Cancel");
+    h.get_all_by_label("Verify").last().unwrap().click();
+    h.step();
+    h.step();
+    assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == locked.id && k.is_empty()));
+    assert!(h.state().state.restore_dialog.is_none());
+
+    click(&mut h, "Restore…");
+    h.check_accessibility();
+    assert!(
+        h.query_by_label_contains("Restoring asks for the identity file")
+            .is_some()
+    );
+    let url = "postgresql://postgres:pw@db.example.com:5432/copy";
+    retype(&mut h, "Target database URL", url);
+    assert!(
+        h.get_by_label("Restore").accesskit_node().is_disabled(),
+        "no key yet"
+    );
+    // The OS dialog is the engine side's; its answer shows in the dialog.
+    click(&mut h, "Identity file…");
+    assert!(matches!(one_sent(&engine), Command::PickIdentity));
+    let path = PathBuf::from("/home/me/keys/alpha.txt");
+    feed(&mut h, &engine, Event::IdentityPicked(path.clone()));
+    assert!(screen_text(&h).contains("/home/me/keys/alpha.txt"));
+    click(&mut h, "Restore");
+    match one_sent(&engine) {
+        Command::Restore {
+            backup,
+            url: sent,
+            keys,
+            ..
+        } => {
+            assert_eq!((backup, sent.as_str()), (locked.id, url));
+            assert_eq!(keys.identity, Some(path.clone()));
+        }
+        _ => panic!("Restore expected"),
+    }
+    // A wrong key: the engine's words, as with any failed task.
+    let wrong = "data.sql.zst.age cannot be decrypted: none of the identities given is one it \
+                 was encrypted to: wrong key";
+    feed(
+        &mut h,
+        &engine,
+        Event::TaskFinished {
+            id: 3,
+            ok: false,
+            message: wrong.into(),
+        },
+    );
+    assert!(h.query_by_label(wrong).is_some());
+    // Asked to confirm the target's name, the retry keeps the identity.
+    feed(
+        &mut h,
+        &engine,
+        Event::RestoreNeedsConfirmation {
+            backup: locked.id,
+            url: Zeroizing::new(url.into()),
+            dbname: "copy".into(),
+            message: "copy already has 1 table".into(),
+            keys: GivenKeys {
+                identity: Some(path.clone()),
+                passphrase: None,
+            },
+        },
+    );
+    retype(
+        &mut h,
+        "Type the database name \"copy\" to replace it",
+        "copy",
+    );
+    click(&mut h, "Replace and restore");
+    match one_sent(&engine) {
+        Command::Restore {
+            confirmed, keys, ..
+        } => assert_eq!((confirmed, keys.identity), (true, Some(path))),
+        _ => panic!("Restore expected"),
+    }
 }

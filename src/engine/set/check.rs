@@ -36,6 +36,10 @@ pub struct VerifyReport {
     /// Every part was also decrypted and decompressed to its end (false for
     /// an encrypted set verified without its key: checksums only).
     pub contents_checked: bool,
+    /// The Storage files the set refers to, when it has them (their
+    /// problems are also among `parts`, one per damaged file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::engine::storage::StorageCheck>,
 }
 
 impl VerifyReport {
@@ -204,9 +208,22 @@ pub(crate) fn read_details(
 }
 
 /// Verifies the backup folder `dir`: checksums always; the contents
-/// (decrypted with `keys` when encrypted) when they can be read. Blocking.
+/// (decrypted with `keys` when encrypted) when they can be read; the
+/// Storage files it refers to in the store beside it. Blocking.
 pub fn verify_dir(
     dir: &Path,
+    expected_manifest_sha: Option<&str>,
+    keys: &Keys,
+    progress: &Progress,
+) -> VerifyReport {
+    verify_dir_with(dir, None, expected_manifest_sha, keys, progress)
+}
+
+/// [`verify_dir`], with the Storage files looked for in `objects` (a set
+/// fetched from a destination) instead of beside the set. Blocking.
+pub fn verify_dir_with(
+    dir: &Path,
+    objects: Option<crate::engine::storage::Store>,
     expected_manifest_sha: Option<&str>,
     keys: &Keys,
     progress: &Progress,
@@ -217,6 +234,7 @@ pub fn verify_dir(
         parts: Vec::new(),
         problems: Vec::new(),
         contents_checked: false,
+        storage: None,
     };
     let (manifest, sha) = match Manifest::read_with_sha(dir) {
         Ok(m) => m,
@@ -245,7 +263,7 @@ pub fn verify_dir(
                 .parts
                 .iter()
                 .map(|p| (&p.file, &p.sha256))
-                .chain(manifest.details.iter().map(|d| (&d.file, &d.sha256)));
+                .chain(manifest.files_beside_parts().map(|d| (&d.file, &d.sha256)));
             for (file, sha) in files {
                 if listed(file).as_deref() != Some(sha.as_str()) {
                     report.problems.push(format!(
@@ -283,7 +301,64 @@ pub fn verify_dir(
             problem,
         });
     }
+    check_storage(dir, objects, &manifest, reading, progress, &mut report);
     report
+}
+
+/// Checks the Storage index, `objects.txt` and every stored file they
+/// refer to (see [`crate::engine::storage::check_objects`]).
+fn check_storage(
+    dir: &Path,
+    store: Option<crate::engine::storage::Store>,
+    manifest: &Manifest,
+    reading: Reading<'_>,
+    progress: &Progress,
+    report: &mut VerifyReport,
+) {
+    for info in manifest.storage.iter().chain(manifest.objects.iter()) {
+        let path = dir.join(&info.file);
+        let problem = match sha256_file(&path) {
+            Err(e) => Some(format!("{} is missing or unreadable: {e}", info.file)),
+            Ok((size, sha)) if size != info.bytes || sha != info.sha256 => Some(format!(
+                "{} is damaged: its size or SHA-256 does not match the manifest",
+                info.file
+            )),
+            Ok(_) => None,
+        };
+        report.parts.push(PartCheck {
+            file: info.file.clone(),
+            ok: problem.is_none(),
+            problem,
+        });
+    }
+    let Some(objects) = &manifest.objects else {
+        return;
+    };
+    let store = store.unwrap_or_else(|| crate::engine::storage::store_for_set(dir));
+    let keys = if reading.encrypted {
+        reading.keys.clone()
+    } else {
+        Keys::none()
+    };
+    let found = crate::engine::storage::check_objects(
+        dir,
+        &store,
+        objects,
+        manifest.storage.as_ref(),
+        &keys,
+        progress,
+    );
+    for p in &found.problems {
+        report.parts.push(PartCheck {
+            file: crate::engine::storage::OBJECTS_DIR.to_string(),
+            ok: false,
+            problem: Some(p.clone()),
+        });
+    }
+    if reading.encrypted && !found.contents_checked {
+        report.contents_checked = false;
+    }
+    report.storage = Some(found);
 }
 
 /// The problems in one line.

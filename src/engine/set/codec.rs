@@ -120,6 +120,17 @@ impl PartWriter {
         compression: Compression,
         sealing: Option<&Sealing>,
     ) -> io::Result<Self> {
+        Self::create_with(path, compression, sealing, threads())
+    }
+
+    /// [`Self::create`] with at most `threads` compression threads (1 for
+    /// many small files: a thread pool per file costs more than it saves).
+    pub fn create_with(
+        path: &Path,
+        compression: Compression,
+        sealing: Option<&Sealing>,
+        threads: u32,
+    ) -> io::Result<Self> {
         let file = private_file(path)?;
         let file = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
         let on_disk = file.counter();
@@ -131,9 +142,8 @@ impl PartWriter {
             Codec::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(sink, compression.level as i32)?;
                 enc.include_checksum(true)?;
-                let t = threads();
-                if t > 1 {
-                    enc.multithread(t)?;
+                if threads > 1 {
+                    enc.multithread(threads)?;
                 }
                 Encoder::Zstd(enc)
             }
@@ -141,7 +151,7 @@ impl PartWriter {
                 let stream = liblzma::stream::MtStreamBuilder::new()
                     .preset(compression.level)
                     .check(liblzma::stream::Check::Crc64)
-                    .threads(threads())
+                    .threads(threads.max(1))
                     .encoder()
                     .map_err(io::Error::other)?;
                 Encoder::Xz(liblzma::write::XzEncoder::new_stream(sink, stream))

@@ -16,11 +16,16 @@ pub const MANIFEST: &str = "manifest.json";
 pub const SUMS: &str = "SHA256SUMS";
 /// The details file name (`.age` appended when the set is encrypted).
 pub const DETAILS: &str = "details.json";
-/// Manifest format version: 2 since the schema is split into pg_dump's
-/// pre-data and post-data sections and what the set says about the data is
-/// in `details.json` (encrypted with the parts when they are); 1: one
-/// `schema` part, everything in `manifest.json`.
-pub const FORMAT: u32 = 2;
+/// Manifest format version: 3 since a set may hold Supabase Storage files
+/// (`storage` and `objects`, files stored under `<project>/objects/`); 2
+/// since the schema is split into pg_dump's pre-data and post-data sections
+/// and what the set says about the data is in `details.json` (encrypted
+/// with the parts when they are); 1: one `schema` part, everything in
+/// `manifest.json`.
+pub const FORMAT: u32 = 3;
+/// The format a set without Storage files is written in: nothing in it
+/// needs format 3, so a supabackup that knows only format 2 still reads it.
+pub const FORMAT_DATABASE: u32 = 2;
 
 /// A file of the set beside the parts (the details).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +73,14 @@ pub struct Manifest {
     /// The details file (format 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<FileInfo>,
+    /// The Storage index, `storage.json.zst(.age)` (format 3, sets with
+    /// Storage files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<FileInfo>,
+    /// The stored files the set refers to, `objects.txt` (never
+    /// encrypted; format 3, sets with Storage files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<FileInfo>,
     /// Format 1 kept the details in the manifest itself.
     #[serde(flatten, default, skip_serializing_if = "Details::is_empty")]
     pub inline_details: Details,
@@ -147,6 +160,20 @@ impl Details {
 }
 
 impl Manifest {
+    /// The files of the set beside its parts: the details, the Storage
+    /// index and `objects.txt`, those it has.
+    pub fn files_beside_parts(&self) -> impl Iterator<Item = &FileInfo> {
+        self.details
+            .iter()
+            .chain(self.storage.iter())
+            .chain(self.objects.iter())
+    }
+
+    /// True when the set holds Storage files.
+    pub fn has_storage(&self) -> bool {
+        self.storage.is_some()
+    }
+
     /// Reads `<dir>/manifest.json`.
     pub fn read(dir: &Path) -> Result<Self, EngineError> {
         Ok(Self::read_with_sha(dir)?.0)
@@ -197,7 +224,7 @@ impl Manifest {
         for p in &self.parts {
             sums.push_str(&format!("{}  {}\n", p.sha256, p.file));
         }
-        if let Some(d) = &self.details {
+        for d in self.files_beside_parts() {
             sums.push_str(&format!("{}  {}\n", d.sha256, d.file));
         }
         sums.push_str(&format!("{manifest_sha}  {MANIFEST}\n"));
@@ -233,9 +260,14 @@ pub fn read_sums(dir: &Path) -> Result<Vec<(String, String)>, EngineError> {
     let path = dir.join(SUMS);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| EngineError::io("cannot read the checksums", &path, e))?;
-    Ok(text
-        .lines()
+    Ok(parse_sums(&text))
+}
+
+/// The (sha, file) pairs of a `SHA256SUMS` text (`sha256sum`'s format,
+/// text or binary mode).
+pub fn parse_sums(text: &str) -> Vec<(String, String)> {
+    text.lines()
         .filter_map(|l| l.split_once("  "))
         .map(|(s, f)| (s.to_string(), f.trim_start_matches('*').to_string()))
-        .collect())
+        .collect()
 }

@@ -64,6 +64,26 @@ impl Catalog {
         })
     }
 
+    /// Changes one backup record in place, in one transaction (a pin or a
+    /// copy state changed meanwhile is not lost); returns the new record,
+    /// or `None` when it is gone.
+    pub fn update_backup(
+        &self,
+        id: BackupId,
+        change: impl FnOnce(&mut Backup),
+    ) -> Result<Option<Backup>, StoreError> {
+        self.write(Scope::Records, |txn| {
+            let mut table = txn.open_table(BACKUPS)?;
+            let current: Option<Backup> = records::get(&table, "backups", id.as_u128())?;
+            let Some(mut b) = current else {
+                return Ok(None);
+            };
+            change(&mut b);
+            table.insert(b.id.as_u128(), encode(&b).as_slice())?;
+            Ok(Some(b))
+        })
+    }
+
     /// Removes a backup record (the caller removes its folder first).
     pub fn delete_backup(&self, id: BackupId) -> Result<bool, StoreError> {
         self.write(Scope::Records, |txn| {

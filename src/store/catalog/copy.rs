@@ -51,6 +51,7 @@ impl Catalog {
                 projects: records::all(&txn.open_table(PROJECTS)?, "projects")?,
                 jobs: records::all(&txn.open_table(JOBS)?, "backup_jobs")?,
                 settings,
+                destinations: records::all(&txn.open_table(DESTINATIONS)?, "destinations")?,
             })
         })
     }
@@ -82,6 +83,12 @@ impl Catalog {
             for (k, v) in &copy.settings {
                 settings.insert(k.as_str(), v.as_str())?;
             }
+            let mut destinations = txn.open_table(DESTINATIONS)?;
+            let mut destination_names = txn.open_table(DESTINATION_NAMES)?;
+            for d in &copy.destinations {
+                destinations.insert(d.id.as_u128(), encode(d).as_slice())?;
+                destination_names.insert(d.name.to_lowercase().as_str(), d.id.as_u128())?;
+            }
             Ok(())
         })
     }
@@ -101,6 +108,9 @@ impl Catalog {
                 entry?;
             }
             for entry in txn.open_table(JOB_NAMES)?.iter()? {
+                entry?;
+            }
+            for entry in txn.open_table(DESTINATION_NAMES)?.iter()? {
                 entry?;
             }
             Ok(())

@@ -304,3 +304,57 @@ fn a_schema_1_catalog_is_migrated_when_opened() {
     assert_eq!(c.job(job.id).unwrap().unwrap(), job);
     assert_eq!(c.backup(b.id).unwrap().unwrap(), b);
 }
+
+#[test]
+fn destinations_round_trip_with_unique_names_and_come_back_from_a_copy() {
+    use crate::domain::{Destination, DestinationId, DestinationKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.redb");
+    let c = Catalog::open(&path).unwrap();
+    let s3 = Destination {
+        id: DestinationId::new(),
+        name: "Offsite".into(),
+        kind: DestinationKind::S3 {
+            endpoint: "http://127.0.0.1:9000".into(),
+            region: "auto".into(),
+            bucket: "b".into(),
+            prefix: "p/q".into(),
+            path_style: true,
+            access_key_id: "AKIA1234".into(),
+        },
+        secret: Some(Sealed(vec![9, 9, 9])),
+        created_at: Utc::now(),
+        extra: Default::default(),
+    };
+    let folder = Destination {
+        id: DestinationId::new(),
+        name: "nas".into(),
+        kind: DestinationKind::Folder {
+            path: "/mnt/nas".into(),
+        },
+        secret: None,
+        created_at: Utc::now(),
+        extra: Default::default(),
+    };
+    c.put_destination(&s3).unwrap();
+    c.put_destination(&folder).unwrap();
+    assert_eq!(c.destinations().unwrap(), vec![folder.clone(), s3.clone()]);
+    assert_eq!(c.find_destination("offsite").unwrap(), s3);
+    let mut clash = folder.clone();
+    clash.id = DestinationId::new();
+    clash.name = "OFFSITE".into();
+    assert!(matches!(
+        c.put_destination(&clash),
+        Err(StoreError::NameTaken { .. })
+    ));
+    // The copies kept beside the catalog hold them too.
+    drop(c);
+    std::fs::remove_file(&path).unwrap();
+    let salvage =
+        Catalog::salvage(&path, crate::store::CopySource::Newest, Some("gone".into())).unwrap();
+    assert!(salvage.copy.is_some());
+    let c = Catalog::open(&path).unwrap();
+    assert_eq!(c.destinations().unwrap(), vec![folder, s3.clone()]);
+    assert!(c.remove_destination(s3.id).unwrap());
+    assert!(c.find_destination("Offsite").is_err());
+}

@@ -1,7 +1,7 @@
 //! The vault header, and re-sealing every secret under a new one.
 
 use super::{Catalog, Scope};
-use crate::domain::{Project, Sealed, SecretSlot};
+use crate::domain::{Destination, Project, Sealed, SecretSlot};
 use crate::store::StoreError;
 use crate::store::records::{self, decode, encode};
 use crate::store::tables::*;
@@ -35,12 +35,14 @@ impl Catalog {
         })
     }
 
-    /// Replaces the vault header and every project's sealed secrets in one
-    /// transaction: `reseal` maps (slot, old sealed) to new sealed bytes.
+    /// Replaces the vault header and every sealed secret (projects' and
+    /// destinations') in one transaction: `reseal` maps (the secret's
+    /// purpose, the old sealed bytes) to new sealed bytes. Returns how many
+    /// projects and destinations were re-sealed.
     pub fn reseal_vault<E>(
         &self,
         header: &VaultHeader,
-        mut reseal: impl FnMut(&Project, SecretSlot, &Sealed) -> Result<Sealed, E>,
+        mut reseal: impl FnMut(&str, &Sealed) -> Result<Sealed, E>,
     ) -> Result<Result<usize, E>, StoreError> {
         let out = self.guarded(|db| {
             let txn = db.begin_write()?;
@@ -57,11 +59,12 @@ impl Catalog {
     }
 }
 
-/// Re-seals every project and stores the new header, inside `txn`.
+/// Re-seals every project and destination and stores the new header,
+/// inside `txn`.
 fn reseal_all<E>(
     txn: &WriteTransaction,
     header: &VaultHeader,
-    reseal: &mut impl FnMut(&Project, SecretSlot, &Sealed) -> Result<Sealed, E>,
+    reseal: &mut impl FnMut(&str, &Sealed) -> Result<Sealed, E>,
 ) -> Result<Result<usize, E>, StoreError> {
     let mut count = 0;
     let mut projects = txn.open_table(PROJECTS)?;
@@ -70,7 +73,7 @@ fn reseal_all<E>(
         let snapshot = p.clone();
         for slot in SecretSlot::ALL {
             if let Some(old) = snapshot.sealed(slot) {
-                match reseal(&snapshot, slot, old) {
+                match reseal(&slot.purpose(&snapshot.id), old) {
                     Ok(s) => p.set_sealed(slot, Some(s)),
                     Err(e) => return Ok(Err(e)),
                 }
@@ -78,6 +81,18 @@ fn reseal_all<E>(
         }
         projects.insert(p.id.as_u128(), encode(&p).as_slice())?;
         count += 1;
+    }
+    let mut destinations = txn.open_table(DESTINATIONS)?;
+    let all: Vec<Destination> = records::all(&destinations, "destinations")?;
+    for mut d in all {
+        if let Some(old) = &d.secret {
+            match reseal(&d.secret_purpose(), old) {
+                Ok(s) => d.secret = Some(s),
+                Err(e) => return Ok(Err(e)),
+            }
+            destinations.insert(d.id.as_u128(), encode(&d).as_slice())?;
+            count += 1;
+        }
     }
     txn.open_table(META)?
         .insert(META_VAULT, encode(header).as_slice())?;
