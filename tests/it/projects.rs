@@ -370,13 +370,24 @@ fn portable_mode_keeps_data_beside_the_binary() {
     let exe = dir.path().join("supabackup");
     std::fs::copy(env!("CARGO_BIN_EXE_supabackup"), &exe).unwrap();
     std::fs::write(dir.path().join("supabackup.portable"), "").unwrap();
-    let out = Run::from(
-        std::process::Command::new(&exe)
+    // A copy just written can be "busy" for a moment: another test thread
+    // that forks in between holds its write handle until that child execs
+    // (ETXTBSY). Try again briefly rather than fail on the harness's race.
+    let mut tries = 0;
+    let output = loop {
+        match std::process::Command::new(&exe)
             .env_remove("SUPABACKUP_DATA_DIR")
             .args(["info", "--json"])
             .output()
-            .unwrap(),
-    );
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => break other.unwrap(),
+        }
+    };
+    let out = Run::from(output);
     assert!(out.code == 0, "{}", out.stderr);
     let v = out.json();
     let want = dir.path().join("supabackup-data");
