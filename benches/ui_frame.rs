@@ -53,6 +53,7 @@ fn project(i: usize) -> ProjectView {
         identity_in_vault: false,
         copy_to: Vec::new(),
         remote_only: false,
+        storage: None,
         created_at: chrono::Utc::now(),
         updated_at: chrono::Utc::now(),
     }

@@ -24,6 +24,8 @@ mod schedules_ui;
 mod settings_ui;
 pub mod shortcuts;
 pub mod state;
+pub mod storage;
+mod storage_ui;
 mod unlock_ui;
 mod widgets;
 
@@ -134,6 +136,7 @@ impl SupabackupApp {
                 || s.confirm.is_some()
                 || s.destination_form.is_some()
                 || s.folder_restore.is_some()
+                || !s.storage_plans.is_empty()
                 || s.show_help;
             if !dialog {
                 s.details = None;
@@ -146,6 +149,10 @@ impl SupabackupApp {
             s.destination_form = None;
             s.folder_restore = None;
             s.show_help = false;
+            // A first Storage download asked about: Esc says no.
+            if !s.storage_plans.is_empty() {
+                s.storage_plans.remove(0).answer(false);
+            }
         }
     }
 

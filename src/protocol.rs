@@ -9,6 +9,7 @@ use crate::domain::{
     ProjectId, ProjectInput, SecretSlot, SettingKey, ValidationErrors,
 };
 use crate::engine::set::Details;
+use crate::engine::storage::{StoragePatch, StoragePlan};
 use crate::engine::{
     CancelToken, DestinationInput, DestinationView, EncryptionChange, JobInput, Manifest, Progress,
     ProjectView, TestReport, VaultState,
@@ -43,6 +44,10 @@ pub enum Command {
         /// Where its backups are copied from now on; `None` leaves it as it
         /// is (applied after the project is saved).
         copies: Option<CopiesChange>,
+        /// How its Supabase Storage files are reached from now on (only
+        /// what changed); `None` leaves it as it is (applied after the
+        /// project is saved). The S3 secret in it is sealed there.
+        storage: Option<StoragePatch>,
     },
     /// Ask where to write a new age identity (private key), write it
     /// owner-only, and answer with `KeyGenerated`.
@@ -80,6 +85,8 @@ pub enum Command {
         profile: Option<Profile>,
         /// Codec and level.
         compression: Compression,
+        /// Leave the Storage files out of a `full` backup.
+        no_storage: bool,
     },
     /// Verify checksums and decompression (and decryption, when a key
     /// opens the set).
@@ -419,6 +426,15 @@ pub enum Event {
     },
     /// A folder's set was added to the history.
     FolderImported(BackupId),
+    /// The first backup of a project's Storage files is about to download
+    /// this (billed egress past the plan's allowance): the window asks, and
+    /// answers `true` to go on, `false` (or nothing) to cancel the backup.
+    StoragePlan {
+        /// What it will download.
+        plan: Box<StoragePlan>,
+        /// Where the answer goes.
+        answer: tokio::sync::oneshot::Sender<bool>,
+    },
     /// A schedule was saved.
     JobSaved(String),
     /// The schedule form has errors at these fields.

@@ -241,6 +241,7 @@ mod tests {
             identity_in_vault: false,
             copy_to: Vec::new(),
             remote_only: false,
+            storage: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -17,6 +17,7 @@ pub fn dialogs_ui(ctx: &Context, state: &mut UiState) {
     project_form_ui(ctx, state);
     crate::app::schedules_ui::job_form_ui(ctx, state);
     backup_dialog_ui(ctx, state);
+    storage_plan_ui(ctx, state);
     crate::app::restore_ui::restore_dialog_ui(ctx, state);
     crate::app::destinations_ui::destination_form_ui(ctx, state);
     crate::app::folder_ui::folder_restore_ui(ctx, state);
@@ -76,6 +77,7 @@ fn project_form_body(
     let mut edited = project_fields_ui(ui, form);
     edited |= encryption_section(ui, form, project, commands);
     edited |= copies_section(ui, form, destinations);
+    edited |= crate::app::storage_ui::storage_section(ui, form);
     if edited {
         form.revalidate();
     }
@@ -103,6 +105,8 @@ fn project_form_body(
                     active: form.active,
                     encryption: form.encryption.change(),
                     copies: form.copies_change(),
+                    // Checked by `revalidate` just above.
+                    storage: form.storage.change().ok().flatten(),
                 });
             }
         }
@@ -176,6 +180,19 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
         .project_name(d.project)
         .unwrap_or_default()
         .to_string();
+    // How the project's Storage files are reached, as the engine says.
+    let storage_words = state
+        .data
+        .projects
+        .iter()
+        .find(|p| p.id == d.project)
+        .and_then(|p| p.storage.as_ref())
+        .map(|v| match v.kind {
+            "none" => "Storage files: none (this project has no Storage keys: set them in the \
+                       project form)"
+                .to_string(),
+            _ => format!("Storage files: {}", v.access),
+        });
     let mut start = false;
     let mut close = false;
     let modal = Modal::new(Id::unique("backup_dialog")).show(ctx, |ui| {
@@ -205,13 +222,24 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
             });
         ui.label(
             RichText::new(match d.kind {
-                BackupKind::Full => "Roles, schema and data, from one consistent snapshot.",
+                BackupKind::Full => {
+                    "Roles, schema and data, from one consistent snapshot, and the Storage \
+                     files when the project has Storage access."
+                }
                 BackupKind::Schema => "Schema only: tables, functions, policies, no rows.",
                 BackupKind::Data => "Rows only, for a database that already has the schema.",
                 BackupKind::Storage => "Supabase Storage files only, no database.",
             })
             .weak(),
         );
+        if d.kind == BackupKind::Full {
+            ui.checkbox(&mut d.no_storage, "Leave out the Storage files");
+        }
+        if matches!(d.kind, BackupKind::Full | BackupKind::Storage)
+            && let Some(words) = storage_words
+        {
+            ui.label(RichText::new(words).weak());
+        }
         ui.horizontal(|ui| {
             start = ui.button("Start backup").on_hover_text("Enter").clicked();
             close = ui.button("Cancel").clicked();
@@ -229,6 +257,7 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
                 kind: d.kind,
                 profile: d.profile,
                 compression,
+                no_storage: d.kind == BackupKind::Full && d.no_storage,
             };
             state.send(cmd);
         }
@@ -236,6 +265,55 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
     }
     if close {
         state.backup_dialog = None;
+    }
+}
+
+/// Before the first backup of a project's Storage files downloads
+/// anything: what it will download, and a yes or a no.
+fn storage_plan_ui(ctx: &Context, state: &mut UiState) {
+    let Some(pending) = state.storage_plans.first() else {
+        return;
+    };
+    let plan = &pending.plan;
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("storage_plan")).show(ctx, |ui| {
+        ui.set_width(460.0);
+        ui.heading(format!("Download the Storage files of {}?", plan.project));
+        ui.add(
+            egui::Label::new(format!(
+                "This first backup of its Storage files downloads {} file(s), {}, from {} \
+                 bucket(s) ({}).",
+                crate::domain::human_count(plan.to_download),
+                crate::app::widgets::bytes(plan.to_download_bytes),
+                plan.buckets,
+                plan.access
+            ))
+            .wrap(),
+        );
+        ui.add(
+            egui::Label::new(
+                RichText::new(
+                    "Downloads from Supabase count as egress, billed past your plan's \
+                     allowance. Later backups download only what changed.",
+                )
+                .weak(),
+            )
+            .wrap(),
+        );
+        ui.horizontal(|ui| {
+            if ui.button("Download and back up").clicked() {
+                answer = Some(true);
+            }
+            if ui.button("Cancel the backup").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    if modal.should_close() && answer.is_none() {
+        answer = Some(false);
+    }
+    if let Some(go_on) = answer {
+        state.storage_plans.remove(0).answer(go_on);
     }
 }
 

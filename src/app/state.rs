@@ -124,6 +124,8 @@ pub struct ProjectForm {
     pub remote_only: bool,
     /// The copies as saved (when editing): only a change is sent.
     pub saved_copies: Option<CopiesChange>,
+    /// How its Supabase Storage files are reached.
+    pub storage: crate::app::storage::StorageForm,
 }
 
 impl ProjectForm {
@@ -147,6 +149,7 @@ impl ProjectForm {
             copy_to: Vec::new(),
             remote_only: false,
             saved_copies: None,
+            storage: Default::default(),
         }
     }
 
@@ -171,6 +174,7 @@ impl ProjectForm {
             }),
             copy_to,
             remote_only: p.remote_only,
+            storage: crate::app::storage::StorageForm::edit(p.storage.as_ref()),
             ..Self::new()
         }
     }
@@ -224,6 +228,9 @@ impl ProjectForm {
             Err(e) => e,
         };
         errors.0.extend(self.encryption.errors());
+        if let Err(e) = self.storage.change() {
+            errors.0.extend(e);
+        }
         self.errors = errors;
     }
 }
@@ -368,6 +375,24 @@ pub struct BackupDialog {
     pub codec: Codec,
     /// Level.
     pub level: u32,
+    /// Leave the Storage files out of a `full` backup.
+    pub no_storage: bool,
+}
+
+/// A first backup of a project's Storage files, waiting for a yes before
+/// it downloads.
+pub struct PendingPlan {
+    /// What it will download.
+    pub plan: crate::engine::storage::StoragePlan,
+    /// Where the answer goes (dropped unanswered: the backup is cancelled).
+    pub answer: tokio::sync::oneshot::Sender<bool>,
+}
+
+impl PendingPlan {
+    /// Answers: go on, or cancel the backup.
+    pub fn answer(self, go_on: bool) {
+        let _ = self.answer.send(go_on);
+    }
 }
 
 /// A question that must be answered before something is destroyed.
@@ -480,6 +505,9 @@ pub struct UiState {
     pub toasts: Vec<Toast>,
     /// "Back up now" dialog.
     pub backup_dialog: Option<BackupDialog>,
+    /// First backups of Storage files waiting for a yes (egress), oldest
+    /// first.
+    pub storage_plans: Vec<PendingPlan>,
     /// Restore / drill dialog.
     pub restore_dialog: Option<RestoreDialog>,
     /// The schedule editor.
@@ -529,6 +557,7 @@ impl Default for UiState {
             tasks: Vec::new(),
             toasts: Vec::new(),
             backup_dialog: None,
+            storage_plans: Vec::new(),
             restore_dialog: None,
             job_form: None,
             confirm: None,
@@ -593,6 +622,7 @@ impl UiState {
             profile: None,
             codec,
             level,
+            no_storage: false,
         });
     }
 
@@ -618,6 +648,8 @@ impl UiState {
             }
             Event::Locked => {
                 self.screen = Screen::Locked;
+                // Unanswered: those backups are cancelled.
+                self.storage_plans.clear();
                 self.revealed.clear();
                 self.project_form = None;
                 self.restore_dialog = None;
@@ -744,6 +776,10 @@ impl UiState {
                     d.identity = path.display().to_string();
                 }
             }
+            Event::StoragePlan { plan, answer } => self.storage_plans.push(PendingPlan {
+                plan: *plan,
+                answer,
+            }),
             Event::JobSaved(name) => {
                 self.job_form = None;
                 self.toast(format!("Saved schedule \"{name}\""), true, now);

@@ -37,6 +37,10 @@ pub struct ProjectView {
     pub copy_to: Vec<String>,
     /// The local folders go once every copy is verified.
     pub remote_only: bool,
+    /// How its Storage files are reached, nothing secret (`None` when it
+    /// could not be read). Not in the JSON: `project show` adds it itself.
+    #[serde(skip)]
+    pub storage: Option<crate::engine::storage::StorageView>,
     /// Added.
     pub created_at: DateTime<Utc>,
     /// Last edited.
@@ -308,6 +312,7 @@ impl Unlocked {
                 .map(|d| self.destination_name(*d))
                 .collect(),
             remote_only: project.extra.remote_only,
+            storage: self.storage_view(project).ok(),
             created_at: project.created_at,
             updated_at: project.updated_at,
         })

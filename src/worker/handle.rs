@@ -2,6 +2,7 @@
 //! projects, backups (and what runs them), schedules, settings and the OS.
 
 use crate::domain::{BackupStatus, ConnInfo, human_count};
+use crate::engine::storage::{BackupOptions, PlanHook, StoragePlan};
 use crate::engine::{
     BackupRequest, DrillRequest, EngineError, ProjectPatch, RestoreRequest, RunHooks, Unlocked,
 };
@@ -112,9 +113,20 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
             active,
             encryption,
             copies,
+            storage,
         } => {
             if let Some(Err(errors)) = encryption.as_ref().map(check_change) {
                 return out.send(Event::ProjectInvalid(errors));
+            }
+            // A new project's Storage access is checked whole first, so a
+            // mistake there adds nothing.
+            if id.is_none()
+                && let Some(Err(e)) = storage.as_ref().map(|p| p.check_new())
+            {
+                return match e {
+                    EngineError::Invalid(errors) => out.send(Event::ProjectInvalid(errors)),
+                    e => out.error(e),
+                };
             }
             let result = match id {
                 None => engine.add_project(&input).and_then(|p| {
@@ -164,6 +176,22 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
                     }
                     Err(e) => out.error(format!(
                         "\"{name}\" was saved, but where its backups are copied was not: {e}"
+                    )),
+                }
+            }
+            // How its Storage files are reached, after it exists too (the
+            // S3 secret sealed there); a refusal of an edit goes back to the
+            // form, with the engine's words at the fields.
+            if let Some(patch) = storage {
+                match engine.set_storage(saved.id, patch) {
+                    Ok(_) => {}
+                    Err(EngineError::Invalid(errors)) if id.is_some() => {
+                        ctx.refresh();
+                        return out.send(Event::ProjectInvalid(errors));
+                    }
+                    Err(e) => out.error(format!(
+                        "\"{name}\" was saved, but its Storage access was not: {e}. Edit the \
+                         project to set it."
                     )),
                 }
             }
@@ -230,6 +258,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
             kind,
             profile,
             compression,
+            no_storage,
         } => {
             let name = engine.project(project).map(|p| p.name).unwrap_or_default();
             ctx.spawn_task(
@@ -244,7 +273,11 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         compression: Some(compression),
                         job_id: None,
                     };
-                    let r = match engine.backup(req, p, c).await {
+                    let options = BackupOptions {
+                        no_storage,
+                        on_storage_plan: Some(ask_first_plan(out.clone(), c.clone())),
+                    };
+                    let r = match engine.backup_with(req, options, p, c).await {
                         Ok(b) if b.status == BackupStatus::Completed => (
                             true,
                             format!(
@@ -391,6 +424,30 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
         },
         _ => {}
     }
+}
+
+/// Asks the window before the first backup of a project's Storage files
+/// downloads anything (billed egress); later ones, and a first one with
+/// nothing left to download, go on without asking. No answer (the window
+/// locked or closed) or a cancel of the task: the backup is cancelled.
+fn ask_first_plan(out: crate::worker::Outbox, cancel: crate::engine::CancelToken) -> PlanHook {
+    std::sync::Arc::new(move |plan: StoragePlan| {
+        let (out, cancel) = (out.clone(), cancel.clone());
+        Box::pin(async move {
+            if !plan.first || plan.to_download == 0 {
+                return true;
+            }
+            let (answer, reply) = tokio::sync::oneshot::channel();
+            out.send(Event::StoragePlan {
+                plan: Box::new(plan),
+                answer,
+            });
+            tokio::select! {
+                r = reply => r.unwrap_or(false),
+                _ = cancel.cancelled() => false,
+            }
+        })
+    })
 }
 
 /// Verifies a backup (its copy fetched first when only copies are left);

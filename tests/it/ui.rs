@@ -594,3 +594,138 @@ fn a_folder_destination_added_in_the_window_gets_a_copy_of_each_backup_and_loses
     assert!(!copy.exists(), "the copy at the destination is gone");
     assert!(!b.path.exists(), "the local folder is gone");
 }
+
+#[test]
+fn storage_s3_keys_typed_in_the_form_are_saved_with_the_secret_sealed() {
+    const SECRET: &str = "ui-storage-secret-Hq83Zp";
+    let sb = Sb::new();
+    sb.run(&["vault", "unlock"]).ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.step();
+    h.step();
+    for (label, text) in [
+        ("Name", "Files"),
+        (
+            "Database URL",
+            "postgresql://postgres:pw@db.abcdefghij.supabase.co:5432/postgres",
+        ),
+        (
+            "S3 endpoint",
+            "https://abcdefghij.storage.supabase.co/storage/v1/s3",
+        ),
+        ("S3 region", "eu-central-1"),
+        ("S3 access key id", "AKIDUI1234"),
+        ("S3 secret", SECRET),
+        ("Exclude buckets", "tmp, cache"),
+    ] {
+        settle(&mut h, label);
+        type_into(&mut h, label, text);
+    }
+    assert_no_secret("the form", screen_text(&h), SECRET);
+    click(&mut h, "Save");
+    step_until(&mut h, "the saved project", |a| {
+        a.state.data.projects.len() == 1 && a.state.project_form.is_none()
+    });
+    // The engine's view comes back with the snapshot: S3, nothing secret.
+    let view = h.state().state.data.projects[0]
+        .storage
+        .clone()
+        .expect("the Storage view");
+    assert_eq!(view.kind, "s3", "{}", view.access);
+    assert_eq!(view.exclude_buckets, ["tmp", "cache"]);
+    assert_no_secret("the Projects panel", screen_text(&h), SECRET);
+    // Editing shows the saved fields, never the secret.
+    h.get_all_by_label("Edit").next().unwrap().click();
+    h.step();
+    h.step();
+    settle(&mut h, "S3 region");
+    assert!(
+        h.query_by_label_contains("Storage access now: S3 at https://abcdefghij")
+            .is_some()
+    );
+    assert_no_secret("the edit form", screen_text(&h), SECRET);
+    h.key_press(egui::Key::Escape);
+    h.step();
+    drop(h);
+    let shown = sb.run(&["project", "show", "Files", "--json"]).ok().json();
+    assert_eq!(shown["storage"]["kind"], "s3", "{shown}");
+    assert_no_secret("the data dir", sb.all_bytes(), SECRET);
+}
+
+#[test]
+fn the_first_storage_backup_asks_before_downloading_and_the_next_one_does_not() {
+    let pg = PgCluster::start();
+    let key = "ui-service-key-5ecret";
+    let rest = crate::storage_rest::RestServer::start(key);
+    rest.create_bucket("avatars", true, None, None);
+    for (name, bytes) in [("a.png", &b"first file"[..]), ("dir/b.txt", b"second")] {
+        rest.put(
+            "avatars",
+            name,
+            bytes,
+            "text/plain",
+            "max-age=3600",
+            serde_json::json!({}),
+        );
+    }
+    let sb = Sb::new();
+    sb.run(&[
+        "project",
+        "add",
+        "--name",
+        "Files",
+        "--db-url",
+        &pg.url("postgres"),
+        "--service-key",
+        key,
+        "--api-url",
+        &rest.url,
+    ])
+    .ok();
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Backups");
+    let back_up = |h: &mut Harness<'static, SupabackupApp>| {
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+        h.step();
+        h.step();
+        click(h, "Start backup");
+    };
+    back_up(&mut h);
+    step_until(&mut h, "the question before downloading", |a| {
+        !a.state.storage_plans.is_empty()
+    });
+    settle(&mut h, "Download and back up");
+    assert!(
+        h.query_by_label("Download the Storage files of Files?")
+            .is_some()
+    );
+    assert!(
+        screen_text(&h).contains("downloads 2 file(s)"),
+        "{}",
+        screen_text(&h)
+    );
+    assert_eq!(rest.downloads(), 0, "nothing downloaded before the yes");
+    h.check_accessibility();
+    click(&mut h, "Download and back up");
+    step_until(&mut h, "the backup to complete", |a| {
+        a.state.tasks.is_empty()
+            && a.state
+                .data
+                .backups
+                .first()
+                .is_some_and(|b| b.status == BackupStatus::Completed)
+    });
+    assert_eq!(rest.downloads(), 2);
+    // The second backup downloads nothing new and does not ask.
+    back_up(&mut h);
+    step_until(&mut h, "the second backup to complete", |a| {
+        assert!(a.state.storage_plans.is_empty(), "asked again");
+        a.state.tasks.is_empty()
+            && a.state.data.backups.len() == 2
+            && a.state.data.backups[0].status == BackupStatus::Completed
+    });
+    assert_eq!(rest.downloads(), 2);
+}

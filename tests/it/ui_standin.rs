@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 mod details;
 mod offsite;
+mod storage;
 mod window;
 
 /// The engine side as the test plays it: every command the app sent, and
@@ -220,6 +221,7 @@ fn project(name: &str) -> ProjectView {
         identity_in_vault: false,
         copy_to: Vec::new(),
         remote_only: false,
+        storage: None,
         created_at: now,
         updated_at: now,
     }
@@ -393,7 +395,12 @@ fn back_up_now_sends_the_project_kind_profile_and_compression_chosen() {
             kind,
             profile,
             compression,
+            no_storage,
         } => {
+            assert!(
+                !no_storage,
+                "a schema backup has no Storage files to leave out"
+            );
             assert_eq!(project, beta.id, "the project picked in the top bar");
             assert_eq!(kind, BackupKind::Schema);
             assert_eq!(profile, Some(Profile::Postgres));
@@ -424,7 +431,9 @@ fn back_up_now_untouched_sends_the_default_compression_and_automatic_profile() {
             kind,
             profile,
             compression,
+            no_storage,
         } => {
+            assert!(!no_storage, "untouched: the Storage files are backed up");
             assert_eq!(project, alpha.id);
             assert_eq!(kind, BackupKind::Full);
             assert_eq!(profile, None, "automatic: chosen from the database");
@@ -828,8 +837,10 @@ fn the_project_form_sends_test_url_and_save_project_with_the_fields_typed() {
             active,
             encryption,
             copies,
+            storage,
         } => {
             assert_eq!(id, None, "a new project");
+            assert!(storage.is_none(), "no Storage fields typed");
             assert!(encryption.is_none(), "left off");
             assert!(copies.is_none(), "no destinations: copied nowhere");
             assert_eq!(input.name, "Gamma");
