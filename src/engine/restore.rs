@@ -466,12 +466,7 @@ impl Engine {
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<RestoreReport, EngineError> {
-        let result = self
-            .restore_inner(&req, &progress, &cancel, None, true)
-            .await;
-        progress.finish();
-        self.log_restore(&req, &result);
-        result
+        self.restore_logged(req, true, progress, cancel).await
     }
 
     /// [`Self::restore`] without the note about Storage files it leaves
@@ -482,8 +477,19 @@ impl Engine {
         progress: Arc<Progress>,
         cancel: CancelToken,
     ) -> Result<RestoreReport, EngineError> {
+        self.restore_logged(req, false, progress, cancel).await
+    }
+
+    /// The database restore, its progress finished and its outcome logged.
+    async fn restore_logged(
+        &self,
+        req: RestoreRequest,
+        note_storage: bool,
+        progress: Arc<Progress>,
+        cancel: CancelToken,
+    ) -> Result<RestoreReport, EngineError> {
         let result = self
-            .restore_inner(&req, &progress, &cancel, None, false)
+            .restore_inner(&req, &progress, &cancel, None, note_storage)
             .await;
         progress.finish();
         self.log_restore(&req, &result);
