@@ -2,7 +2,9 @@
 //!
 //! Order: `--data-dir` / `SUPABACKUP_DATA_DIR`, then portable mode (a file
 //! `supabackup.portable` beside the executable puts the data dir in
-//! `supabackup-data/` beside it), then the OS convention.
+//! `supabackup-data/` beside it), then the OS convention: `~/.local/share/supabackup`
+//! on Linux, `~/Library/Application Support/supabackup` on macOS,
+//! `%APPDATA%\supabackup` on Windows.
 
 use std::path::{Path, PathBuf};
 
@@ -57,14 +59,17 @@ impl DataDir {
                 source: DataDirSource::Portable,
             });
         }
-        let dirs = directories::ProjectDirs::from("", "", "supabackup").ok_or_else(|| {
+        // ~/.local/share/supabackup (or $XDG_DATA_HOME), ~/Library/Application
+        // Support/supabackup, %APPDATA%\supabackup: under the user's profile,
+        // which the OS keeps from other users.
+        let dirs = directories::BaseDirs::new().ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no home folder found: pass --data-dir or set SUPABACKUP_DATA_DIR",
             )
         })?;
         Ok(Self {
-            root: dirs.data_dir().to_path_buf(),
+            root: dirs.data_dir().join("supabackup"),
             source: DataDirSource::Os,
         })
     }
@@ -85,6 +90,12 @@ impl DataDir {
     /// The catalog file.
     pub fn catalog_path(&self) -> PathBuf {
         self.root.join(CATALOG_FILE)
+    }
+
+    /// Where supabackup keeps the PostgreSQL client programs it installs,
+    /// `<data dir>/tools` (on the stick in portable mode).
+    pub fn tools_dir(&self) -> PathBuf {
+        self.root.join("tools")
     }
 
     /// The default backup root, `<data dir>/backups`.
