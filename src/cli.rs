@@ -9,6 +9,7 @@ mod project;
 mod resolve;
 mod schedule;
 mod settings;
+mod tools;
 
 pub use args::Cli;
 
@@ -149,6 +150,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         }
         Command::Catalog(_) => unreachable!("handled before the catalog is opened"),
         Command::Info(j) => settings::info(&engine, j.json),
+        Command::Tools(cmd) => tools::run(&engine, cmd, &rt),
         Command::Vault(VaultCmd::Unlock) => {
             keyed()?;
             println!("The master password unlocks the vault.");

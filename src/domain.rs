@@ -27,7 +27,7 @@ pub use destination::{
 };
 pub use extra::{
     BackupExtra, CopyState, CopyStatus, EncryptionSetting, Extra, Gfs, JobExtra, ProjectExtra,
-    SetEncryption, StorageSummary,
+    SetEncryption, StorageSummary, UsedTool,
 };
 pub use ids::{BackupId, DestinationId, JobId, ProjectId};
 pub use job::{BackupJob, Retention, RunStatus};

@@ -29,6 +29,7 @@ mod sqlfilter;
 mod sqlstream;
 pub mod storage;
 mod test_connection;
+mod tools;
 mod verify;
 mod view;
 
@@ -49,6 +50,7 @@ pub use scheduler::{Scheduler, Source as SchedulerSource};
 pub use session::{Unlocked, VaultState};
 pub use set::{Keys, Manifest, PartCheck, SetRef, VerifyReport, describe as describe_problems};
 pub use test_connection::{StorageTest, TestReport};
+pub use tools::{ToolsRequest, ToolsSource};
 pub use view::FolderSet;
 
 use crate::datadir::DataDir;

@@ -38,6 +38,10 @@ pub enum Command {
     Vault(VaultCmd),
     /// Where things are: data dir, catalog, backup root, PostgreSQL tools found.
     Info(JsonFlag),
+    /// PostgreSQL's client programs (pg_dump, pg_dumpall, psql, pg_restore):
+    /// the ones found, and installing the ones a server needs.
+    #[command(subcommand)]
+    Tools(ToolsCmd),
     /// Back up a project now.
     Backup(BackupArgs),
     /// List backups.
@@ -99,6 +103,44 @@ pub enum Command {
     /// is not yet (failed, interrupted or pending copies; destinations added
     /// since).
     Sync(SyncArgs),
+}
+
+/// `supabackup tools ...`
+#[derive(Debug, Subcommand)]
+pub enum ToolsCmd {
+    /// Every pg_dump / pg_dumpall / psql / pg_restore found, with its
+    /// version, folder and how it was found, in the order they are preferred.
+    List(JsonFlag),
+    /// Download PostgreSQL's client programs for this machine from the
+    /// theseus-rs/postgresql-binaries releases (or a mirror), check their
+    /// published SHA-256, and keep pg_dump, pg_dumpall, psql, pg_restore and
+    /// their libraries in <data dir>/tools/<version>/.
+    Install {
+        /// A major (18, 17, 16, 15, 14: its newest release known to this
+        /// build) or a full version (17.11.0).
+        #[arg(value_name = "MAJOR|VERSION", required_unless_present = "from")]
+        version: Option<String>,
+        /// Download from here instead: an http(s) base URL or a folder laid
+        /// out as <mirror>/<version>/<file> (default: the tools-mirror setting,
+        /// else GitHub).
+        #[arg(long, value_name = "URL_OR_FOLDER", conflicts_with = "from")]
+        mirror: Option<String>,
+        /// Install an archive downloaded by hand
+        /// (postgresql-<version>-<target>.tar.gz).
+        #[arg(long, value_name = "ARCHIVE")]
+        from: Option<PathBuf>,
+        /// The archive's SHA-256 (else read from <ARCHIVE>.sha256 beside it).
+        #[arg(long, value_name = "HEX", requires = "from")]
+        sha256: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove client programs supabackup installed.
+    Remove {
+        /// The version (17.11.0), as `tools list` shows it.
+        version: String,
+    },
 }
 
 /// `supabackup sync`.
@@ -203,6 +245,10 @@ pub struct BackupArgs {
     /// Compression level: zstd 1-19, xz 0-9.
     #[arg(long, value_name = "N")]
     pub level: Option<u32>,
+    /// When no pg_dump on this machine can dump the server, install the
+    /// client programs of its major first (`supabackup tools install MAJOR`).
+    #[arg(long)]
+    pub install_tools: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -39,6 +39,39 @@ pub(crate) fn with_progress<T>(
     quiet: bool,
     fut: impl std::future::Future<Output = T>,
 ) -> T {
+    with_bar(rt, progress, cancel, quiet, backup_message, fut)
+}
+
+/// The bar's words for a backup, restore or verify: rows or files, bytes
+/// written, ETA, what is being worked on.
+fn backup_message(p: &Progress) -> String {
+    let eta = p
+        .eta()
+        .map(|d| format!(", ETA {}s", d.as_secs()))
+        .unwrap_or_default();
+    let current = p.current();
+    let counted = if current.starts_with("storage") {
+        format!("{} files", p.rows())
+    } else {
+        format!(
+            "{} rows, {} written",
+            p.rows(),
+            output::bytes(p.bytes_written())
+        )
+    };
+    format!("{counted}{eta} | {current}")
+}
+
+/// Runs `fut` with a progress bar (bytes, and `message`) on a terminal and
+/// Ctrl-C wired to cancel.
+pub(crate) fn with_bar<T>(
+    rt: &tokio::runtime::Runtime,
+    progress: Arc<Progress>,
+    cancel: CancelToken,
+    quiet: bool,
+    message: fn(&Progress) -> String,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
     let show = !quiet && std::io::stderr().is_terminal();
     rt.block_on(async {
         let bar = show.then(|| {
@@ -57,21 +90,7 @@ pub(crate) fn with_progress<T>(
                 loop {
                     bar.set_length(p.total());
                     bar.set_position(p.bytes_read());
-                    let eta = p
-                        .eta()
-                        .map(|d| format!(", ETA {}s", d.as_secs()))
-                        .unwrap_or_default();
-                    let current = p.current();
-                    let counted = if current.starts_with("storage") {
-                        format!("{} files", p.rows())
-                    } else {
-                        format!(
-                            "{} rows, {} written",
-                            p.rows(),
-                            output::bytes(p.bytes_written())
-                        )
-                    };
-                    bar.set_message(format!("{counted}{eta} | {current}"));
+                    bar.set_message(message(&p));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
@@ -243,6 +262,7 @@ pub fn backup(
         profile,
         compression,
         job_id: None,
+        install_tools: a.install_tools,
     };
     let options = BackupOptions {
         no_storage: a.no_storage,
@@ -285,6 +305,9 @@ pub fn backup(
             b.project_name,
             b.path.display(),
         );
+        if let (Some(v), Some(tool)) = (&b.pg_dump_version, &b.extra.pg_dump) {
+            println!("Made with pg_dump {v} ({}: {}).", tool.found_by, tool.path);
+        }
         if let Some(s) = &b.extra.storage {
             println!("{}", storage_line(s));
         }

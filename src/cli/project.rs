@@ -233,9 +233,10 @@ pub fn print_report(r: &TestReport) {
     }
     match (&r.tools, &r.tools_error) {
         (Some(t), _) => println!(
-            "pg_dump:      {} (version {})",
+            "pg_dump:      {} (version {}, {})",
             t.pg_dump.display(),
-            t.version
+            t.version,
+            t.origin.label()
         ),
         (None, Some(e)) => println!("pg_dump:      NONE FITS: {e}"),
         (None, None) => {}

@@ -5,7 +5,7 @@ use crate::cli::output;
 use crate::datadir::DataDirSource;
 use crate::domain::SettingKey;
 use crate::engine::{Engine, EngineError};
-use crate::pgtools::{discover_tools, search_dirs};
+use crate::pgtools::search_dirs;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -74,6 +74,7 @@ struct Info {
     data_dir_source: &'static str,
     catalog: String,
     backup_root: String,
+    tools_dir: String,
     tools: Vec<crate::pgtools::ToolSet>,
     searched: Vec<String>,
 }
@@ -91,10 +92,11 @@ pub fn info(engine: &Engine, json: bool) -> Result<i32, EngineError> {
         },
         catalog: engine.catalog().path().display().to_string(),
         backup_root: engine.backup_root()?.display().to_string(),
-        tools: discover_tools(override_dir.as_deref()),
-        searched: search_dirs(override_dir.as_deref())
+        tools_dir: engine.tools_dir().display().to_string(),
+        tools: engine.all_tools()?,
+        searched: search_dirs(override_dir.as_deref(), Some(&engine.tools_dir()))
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| p.dir.display().to_string())
             .collect(),
     };
     if json {
@@ -104,14 +106,19 @@ pub fn info(engine: &Engine, json: bool) -> Result<i32, EngineError> {
     println!("Data dir:     {} ({})", info.data_dir, info.data_dir_source);
     println!("Catalog:      {}", info.catalog);
     println!("Backup root:  {}", info.backup_root);
+    println!("Tools folder: {}", info.tools_dir);
     if info.tools.is_empty() {
-        println!("PostgreSQL:   no pg_dump found; install the PostgreSQL client tools");
+        println!(
+            "PostgreSQL:   no pg_dump found: `supabackup tools install MAJOR` downloads one (a \
+             server needs its major or newer)"
+        );
     }
     for t in &info.tools {
         println!(
-            "PostgreSQL:   {} in {}{}{}",
+            "PostgreSQL:   {} in {} ({}){}{}",
             t.version,
             t.dir.display(),
+            t.origin.label(),
             if t.pg_dumpall.is_none() {
                 " (no pg_dumpall)"
             } else {

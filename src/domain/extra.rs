@@ -173,6 +173,23 @@ pub struct BackupExtra {
     /// The Storage files in the set, when it has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSummary>,
+    /// The pg_dump that made it, and how it was found ("installed by
+    /// supabackup", "PATH"...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_dump: Option<UsedTool>,
+    /// The PostgreSQL major whose client programs this backup needed and
+    /// did not find (it failed for that; `tools install` fixes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_tools: Option<u32>,
+}
+
+/// A program a backup used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedTool {
+    /// Its path.
+    pub path: String,
+    /// How it was found.
+    pub found_by: String,
 }
 
 /// What a set holds of a project's Storage files, and what its backup

@@ -25,11 +25,13 @@ pub enum SettingKey {
     RetryDelay,
     /// Storage files downloaded or uploaded at once.
     StorageConcurrency,
+    /// Where `tools install` downloads PostgreSQL's client programs from.
+    ToolsMirror,
 }
 
 impl SettingKey {
     /// Every key, in display order.
-    pub const ALL: [SettingKey; 9] = [
+    pub const ALL: [SettingKey; 10] = [
         Self::BackupRoot,
         Self::PgBinDir,
         Self::DefaultCompression,
@@ -39,6 +41,7 @@ impl SettingKey {
         Self::Concurrency,
         Self::RetryDelay,
         Self::StorageConcurrency,
+        Self::ToolsMirror,
     ];
 
     /// The key as typed.
@@ -53,6 +56,7 @@ impl SettingKey {
             Self::Concurrency => "concurrency",
             Self::RetryDelay => "retry-delay",
             Self::StorageConcurrency => "storage-concurrency",
+            Self::ToolsMirror => "tools-mirror",
         }
     }
 
@@ -75,6 +79,11 @@ impl SettingKey {
             Self::StorageConcurrency => {
                 "Supabase Storage files downloaded or uploaded at once, 1-16 (default 4)"
             }
+            Self::ToolsMirror => {
+                "where `supabackup tools install` downloads PostgreSQL's client programs: an \
+                 http(s) URL or a folder laid out as <mirror>/<version>/<file> (default: the \
+                 theseus-rs/postgresql-binaries releases on GitHub)"
+            }
         }
     }
 
@@ -82,6 +91,7 @@ impl SettingKey {
     pub fn default_value(&self) -> Option<&'static str> {
         match self {
             Self::BackupRoot | Self::PgBinDir => None,
+            Self::ToolsMirror => Some(crate::pgtools::fetch::DEFAULT_MIRROR),
             Self::DefaultCompression => Some("zstd"),
             Self::DefaultLevel => None,
             Self::Theme => Some("system"),
@@ -125,6 +135,9 @@ impl SettingKey {
             Self::Concurrency => number(field, v, 1, 16),
             Self::RetryDelay => number(field, v, 1, 3600),
             Self::StorageConcurrency => number(field, v, 1, 16),
+            Self::ToolsMirror => crate::pgtools::fetch::Mirror::parse(v)
+                .map(|_| v.to_string())
+                .map_err(|e| ValidationError::new(field, e.to_string())),
         }
     }
 }

@@ -338,6 +338,8 @@ impl Unlocked {
             profile: job.profile,
             compression: Some(job.compression),
             job_id: Some(job.id),
+            // A schedule never downloads what nobody asked for.
+            install_tools: false,
         };
         let result = self.backup(req, progress, token).await;
         watch.abort();

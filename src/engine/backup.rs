@@ -18,7 +18,7 @@ use crate::engine::sqlstream::{LineFilter, Sink};
 use crate::engine::storage::{self, BackupOptions};
 use crate::engine::test_connection::{CONNECT_TIMEOUT, default_profile};
 use crate::engine::{CancelToken, EngineError, Progress, Unlocked};
-use crate::pgtools::{Severity, choose_tools, connect, db_message, diagnose_url, server_info};
+use crate::pgtools::{Severity, connect, db_message, diagnose_url, server_info};
 use chrono::Utc;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +36,9 @@ pub struct BackupRequest {
     pub compression: Option<Compression>,
     /// The schedule asking, if any.
     pub job_id: Option<JobId>,
+    /// When no pg_dump here can dump the server, install the client
+    /// programs of its major first (`backup --install-tools`).
+    pub install_tools: bool,
 }
 
 impl Unlocked {
@@ -126,6 +129,9 @@ impl Unlocked {
                 } else {
                     BackupStatus::Failed
                 };
+                if let EngineError::Pg(pg) = &e {
+                    record.extra.missing_tools = pg.missing_tools_major();
+                }
                 record.error = Some(match e {
                     EngineError::Cancelled => "cancelled by the user; nothing was kept".into(),
                     e => e.to_string(),
@@ -345,9 +351,14 @@ impl Unlocked {
             .unwrap_or_else(|| default_profile(info, Some(&server)));
         record.profile = profile;
         record.server_version = Some(server.version.to_string());
-        let (sets, override_dir) = found;
-        let tools = choose_tools(&sets, server.version, override_dir.as_deref())?;
+        let tools = self
+            .tools_for(found, server.version, req.install_tools, progress, cancel)
+            .await?;
         record.pg_dump_version = Some(tools.version.to_string());
+        record.extra.pg_dump = Some(crate::domain::UsedTool {
+            path: tools.pg_dump.display().to_string(),
+            found_by: tools.origin.label().to_string(),
+        });
         let full = req.kind == BackupKind::Full;
         let pg_dumpall = match (&tools.pg_dumpall, full) {
             (Some(p), true) => Some(p.clone()),

@@ -21,6 +21,9 @@ pub enum EngineError {
     /// PostgreSQL or its tools.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// Installing PostgreSQL's client programs.
+    #[error(transparent)]
+    Tools(#[from] crate::pgtools::fetch::FetchError),
     /// The vault must be unlocked first.
     #[error("the vault is locked: unlock it with the master password first")]
     Locked,
@@ -77,6 +80,7 @@ impl EngineError {
             | EngineError::NeedsConfirmation(_)
             | EngineError::Vault(VaultError::WrongPassword | VaultError::TooShort)
             | EngineError::Store(StoreError::NotFound { .. } | StoreError::NameTaken { .. }) => 2,
+            EngineError::Tools(e) if e.is_bad_input() => 2,
             _ => 1,
         }
     }

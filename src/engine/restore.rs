@@ -443,17 +443,32 @@ fn not_valid_sql(details: &Details, state: &TargetState, cleaned: bool) -> (Stri
     )
 }
 
-/// The newest psql on the machine (it reads dumps of every older pg_dump).
-pub fn newest_psql(sets: &[ToolSet]) -> Result<PathBuf, EngineError> {
-    sets.iter()
+/// The newest psql on the machine (it reads dumps of every older pg_dump),
+/// and a warning when it is older than the pg_dump that wrote the set
+/// (`source_major`): newer dumps may use commands it does not know.
+pub fn newest_psql(
+    sets: &[ToolSet],
+    source_major: u32,
+) -> Result<(PathBuf, Option<String>), EngineError> {
+    let newest = sets
+        .iter()
         .filter(|s| s.psql.is_some())
-        .max_by_key(|s| s.version)
-        .and_then(|s| s.psql.clone())
-        .ok_or_else(|| {
-            EngineError::Failed(
-                "no psql found: install the PostgreSQL client tools (postgresql-client)".into(),
-            )
-        })
+        .max_by_key(|s| s.version);
+    let Some((set, psql)) = newest.and_then(|s| Some((s, s.psql.clone()?))) else {
+        return Err(EngineError::Failed(format!(
+            "no psql found on this machine to restore with: {}",
+            crate::pgtools::install_hint(source_major.max(15))
+        )));
+    };
+    let warning = (set.version.major < source_major).then(|| {
+        format!(
+            "psql {} is older than the PostgreSQL {source_major} pg_dump that wrote this backup; \
+             if the restore stops on a command psql does not know: {}",
+            set.version,
+            crate::pgtools::install_hint(source_major)
+        )
+    });
+    Ok((psql, warning))
 }
 
 impl Engine {
@@ -575,9 +590,9 @@ impl Engine {
             )));
         }
         let (sets, _) = self.find_tools().await?;
-        let psql = newest_psql(&sets)?;
+        let (psql, psql_warning) = newest_psql(&sets, details.source_major())?;
 
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = psql_warning.into_iter().collect();
         if !state.replica_allowed && manifest.parts.iter().any(|p| p.part == Part::Data) {
             warnings.push(
                 "this user may not set session_replication_role on the target: triggers that \

@@ -5,11 +5,10 @@ use crate::domain::{ConnInfo, Profile, Project, ProjectId};
 use crate::engine::storage::Client;
 use crate::engine::{Engine, EngineError, Unlocked};
 use crate::pgtools::{
-    Finding, ServerInfo, Severity, ToolSet, choose_tools, connect, diagnose_url, discover_tools,
-    server_info, supabase_host,
+    Finding, ServerInfo, Severity, ToolSet, choose_tools, connect, diagnose_url, server_info,
+    supabase_host,
 };
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// The outcome of a connection test. Failures are inside, so the diagnosis
@@ -28,6 +27,9 @@ pub struct TestReport {
     pub tools: Option<ToolSet>,
     /// Why no pg_dump fits.
     pub tools_error: Option<String>,
+    /// The major whose client programs would fit, when none here does
+    /// (`supabackup tools install MAJOR`).
+    pub tools_missing: Option<u32>,
     /// The profile a backup will use by default.
     pub profile: Option<Profile>,
     /// What the connected role may do, and what that means for a backup
@@ -153,6 +155,7 @@ impl Engine {
             connect_error: None,
             tools: None,
             tools_error: None,
+            tools_missing: None,
             profile: None,
             role: None,
             storage: None,
@@ -163,7 +166,10 @@ impl Engine {
                 Ok(server) => {
                     match choose_tools(&sets, server.version, override_dir.as_deref()) {
                         Ok(t) => report.tools = Some(t),
-                        Err(e) => report.tools_error = Some(e.to_string()),
+                        Err(e) => {
+                            report.tools_missing = e.missing_tools_major();
+                            report.tools_error = Some(e.to_string());
+                        }
                     }
                     report.profile = Some(default_profile(info, Some(&server)));
                     report.role = Some(role_note(&client, &server).await);
@@ -174,16 +180,5 @@ impl Engine {
             Err(e) => report.connect_error = Some(e.to_string()),
         }
         Ok(report)
-    }
-
-    /// The PostgreSQL client tool sets on this machine (looked for on the
-    /// blocking pool), and the pg-bin-dir setting they were looked for with.
-    pub(crate) async fn find_tools(&self) -> Result<(Vec<ToolSet>, Option<PathBuf>), EngineError> {
-        let override_dir = self.pg_bin_override()?;
-        let dirs = override_dir.clone();
-        let sets = tokio::task::spawn_blocking(move || discover_tools(dirs.as_deref()))
-            .await
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
-        Ok((sets, override_dir))
     }
 }

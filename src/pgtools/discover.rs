@@ -6,11 +6,48 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// pg_dump, pg_dumpall and psql from one folder, with their version.
+/// Where a folder of client programs was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolOrigin {
+    /// The pg-bin-dir setting.
+    Setting,
+    /// Installed by supabackup into the data dir (`supabackup tools install`).
+    Managed,
+    /// A folder on PATH.
+    Path,
+    /// A usual install place (Debian, Homebrew, Postgres.app, EDB...).
+    UsualPlace,
+}
+
+impl ToolOrigin {
+    /// In words, for listings.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Setting => "pg-bin-dir setting",
+            Self::Managed => "installed by supabackup",
+            Self::Path => "PATH",
+            Self::UsualPlace => "usual install place",
+        }
+    }
+}
+
+/// A folder to look in, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDir {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Why it is searched.
+    pub origin: ToolOrigin,
+}
+
+/// pg_dump, pg_dumpall, psql and pg_restore from one folder, with their version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolSet {
     /// The folder.
     pub dir: PathBuf,
+    /// How it was found.
+    pub origin: ToolOrigin,
     /// `pg_dump --version`.
     pub version: PgVersion,
     /// pg_dump.
@@ -19,22 +56,42 @@ pub struct ToolSet {
     pub pg_dumpall: Option<PathBuf>,
     /// psql, if present.
     pub psql: Option<PathBuf>,
+    /// pg_restore, if present.
+    pub pg_restore: Option<PathBuf>,
 }
 
 fn exe(name: &str) -> String {
     format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
-/// Every folder searched, in order: the override, PATH, then the usual
-/// install locations on Linux, macOS and Windows (newest version first).
-pub fn search_dirs(override_dir: Option<&Path>) -> Vec<PathBuf> {
+/// Every folder searched, in order: the pg-bin-dir setting, the programs
+/// supabackup installed (`tools_dir`), PATH, then the usual install places
+/// on Linux, macOS and Windows (newest version first).
+pub fn search_dirs(override_dir: Option<&Path>, tools_dir: Option<&Path>) -> Vec<SearchDir> {
     let mut dirs = Vec::new();
+    let mut add = |dir: PathBuf, origin| dirs.push(SearchDir { dir, origin });
     if let Some(d) = override_dir {
-        dirs.push(d.to_path_buf());
+        add(d.to_path_buf(), ToolOrigin::Setting);
+    }
+    if let Some(t) = tools_dir {
+        for d in crate::pgtools::managed::bin_dirs(t) {
+            add(d, ToolOrigin::Managed);
+        }
     }
     if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
+        for d in std::env::split_paths(&path) {
+            add(d, ToolOrigin::Path);
+        }
     }
+    for d in usual_places() {
+        add(d, ToolOrigin::UsualPlace);
+    }
+    dirs
+}
+
+/// Where PostgreSQL's installers put the client programs.
+fn usual_places() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
     dirs.extend(glob_versions("/usr/lib/postgresql", "", "bin"));
     dirs.extend(glob_versions("/usr", "pgsql-", "bin"));
     dirs.extend(glob_versions("/opt/homebrew/opt", "postgresql@", "bin"));
@@ -77,17 +134,17 @@ fn glob_versions(base: &str, prefix: &str, sub: &str) -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
-/// Finds the tool sets in `search_dirs(override_dir)`.
-pub fn discover_tools(override_dir: Option<&Path>) -> Vec<ToolSet> {
-    discover_in(&search_dirs(override_dir))
+/// Finds the tool sets in `search_dirs(override_dir, tools_dir)`.
+pub fn discover_tools(override_dir: Option<&Path>, tools_dir: Option<&Path>) -> Vec<ToolSet> {
+    discover_in(&search_dirs(override_dir, tools_dir))
 }
 
-/// Finds the tool sets in `dirs`: one per distinct pg_dump, first found wins
-/// when two folders hold the same version.
-pub fn discover_in(dirs: &[PathBuf]) -> Vec<ToolSet> {
+/// Finds the tool sets in `dirs`: one per distinct pg_dump (a folder found
+/// twice, through PATH and a usual place, counts once), in search order.
+pub fn discover_in(dirs: &[SearchDir]) -> Vec<ToolSet> {
     let mut out: Vec<ToolSet> = Vec::new();
     let mut seen_paths = Vec::new();
-    for dir in dirs {
+    for SearchDir { dir, origin } in dirs {
         let pg_dump = dir.join(exe("pg_dump"));
         if !pg_dump.is_file() {
             continue;
@@ -106,19 +163,18 @@ pub fn discover_in(dirs: &[PathBuf]) -> Vec<ToolSet> {
         let Some(version) = tool_version(&pg_dump) else {
             continue;
         };
-        if out.iter().any(|t| t.version == version) {
-            continue;
-        }
         let sibling = |name: &str| {
             let p = dir.join(exe(name));
             p.is_file().then_some(p)
         };
         out.push(ToolSet {
             dir: dir.clone(),
+            origin: *origin,
             version,
             pg_dump,
             pg_dumpall: sibling("pg_dumpall"),
             psql: sibling("psql"),
+            pg_restore: sibling("pg_restore"),
         });
     }
     out
@@ -139,17 +195,18 @@ pub fn tool_version(tool: &Path) -> Option<PgVersion> {
 
 /// Chooses the tool set for a server: the override folder if set (it must be
 /// new enough), otherwise the oldest major that is >= the server's (its SQL
-/// restores into servers of that version too), newest minor within it.
+/// restores into servers of that version without conversion), newest minor
+/// within it; among equal versions, the first in search order.
 pub fn choose_tools(
     sets: &[ToolSet],
     server: PgVersion,
     override_dir: Option<&Path>,
 ) -> Result<ToolSet, PgError> {
-    let too_old = |found: PgVersion| PgError::PgDumpTooOld {
-        found,
+    let too_old = |found: &ToolSet| PgError::PgDumpTooOld {
+        found: found.version,
+        found_dir: found.dir.clone(),
         server,
-        package: server.client_package(),
-        major: server.major,
+        hint: install_hint(server.major),
     };
     if let Some(dir) = override_dir
         && let Some(set) = sets.iter().find(|s| s.dir == dir)
@@ -157,7 +214,17 @@ pub fn choose_tools(
         return if set.version.major >= server.major {
             Ok(set.clone())
         } else {
-            Err(too_old(set.version))
+            Err(PgError::PgDumpTooOld {
+                found: set.version,
+                found_dir: set.dir.clone(),
+                server,
+                hint: format!(
+                    "the pg-bin-dir setting picks that folder: point it at the PostgreSQL {} \
+                     client programs, or clear it (`supabackup settings unset pg-bin-dir`) so \
+                     supabackup chooses",
+                    server.major
+                ),
+            })
         };
     }
     let best = sets
@@ -171,13 +238,34 @@ pub fn choose_tools(
         });
     match best {
         Some(s) => Ok(s.clone()),
-        None => match sets.iter().map(|s| s.version).max() {
+        None => match sets.iter().max_by_key(|s| s.version) {
             Some(found) => Err(too_old(found)),
             None => Err(PgError::NoPgDump {
-                package: server.client_package(),
-                major: server.major,
+                server,
+                hint: install_hint(server.major),
             }),
         },
+    }
+}
+
+/// What to run or install for client programs of `major`: `supabackup tools
+/// install 17` with its download size where archives exist for this
+/// machine, the system's packages otherwise.
+pub fn install_hint(major: u32) -> String {
+    use crate::pgtools::fetch::{Release, Target};
+    let packages = format!(
+        "postgresql-client-{major} on Debian/Ubuntu, `brew install postgresql@{major}` on macOS"
+    );
+    match (Target::this_machine(), Release::newest_of(major)) {
+        (Some(target), Some(_)) => format!(
+            "run `supabackup tools install {major}` (downloads about {} MB), or install {packages}, \
+             or point the pg-bin-dir setting at their folder",
+            target.approx_download_bytes() / 1_000_000
+        ),
+        _ => format!(
+            "install the PostgreSQL {major} client programs ({packages}) and point the \
+             pg-bin-dir setting at their folder"
+        ),
     }
 }
 
@@ -188,10 +276,12 @@ mod tests {
     fn set(dir: &str, major: u32, minor: u32) -> ToolSet {
         ToolSet {
             dir: PathBuf::from(dir),
+            origin: ToolOrigin::Path,
             version: PgVersion { major, minor },
             pg_dump: PathBuf::from(dir).join("pg_dump"),
             pg_dumpall: None,
             psql: None,
+            pg_restore: None,
         }
     }
 
@@ -235,10 +325,16 @@ mod tests {
         .unwrap_err();
         let msg = e.to_string();
         assert!(
-            msg.contains("pg_dump 15.8 cannot dump a PostgreSQL 17.2"),
+            msg.contains(
+                "this server runs PostgreSQL 17.2 and the newest pg_dump found is 15.8 (/b), \
+                 which cannot dump it"
+            ),
             "{msg}"
         );
         assert!(msg.contains("postgresql-client-17"), "{msg}");
+        if crate::pgtools::fetch::Target::this_machine().is_some() {
+            assert!(msg.contains("supabackup tools install 17"), "{msg}");
+        }
         let e = choose_tools(
             &[],
             PgVersion {
@@ -248,7 +344,7 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(matches!(e, PgError::NoPgDump { major: 17, .. }));
+        assert!(matches!(e, PgError::NoPgDump { server, .. } if server.major == 17));
     }
 
     #[test]

@@ -8,32 +8,32 @@ use crate::pgtools::PgVersion;
 pub enum PgError {
     /// No pg_dump at all.
     #[error(
-        "no pg_dump found (looked in PATH, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew, \
-         Postgres.app and Program Files): install the PostgreSQL client tools ({package} on \
-         Debian/Ubuntu, `brew install postgresql@{major}` on macOS) or set the folder with \
-         `supabackup settings set pg-bin-dir DIR`"
+        "this server runs PostgreSQL {server} and no pg_dump was found on this machine (looked \
+         in the pg-bin-dir setting, the programs supabackup installed, PATH, \
+         /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew, Postgres.app and Program Files): \
+         {hint}"
     )]
     NoPgDump {
-        /// Package to install.
-        package: String,
-        /// Major version wanted.
-        major: u32,
+        /// The server's version.
+        server: PgVersion,
+        /// What to run or install.
+        hint: String,
     },
     /// Every pg_dump found is older than the server.
     #[error(
-        "pg_dump {found} cannot dump a PostgreSQL {server} server (pg_dump refuses newer servers): \
-         install {package} (or `brew install postgresql@{major}` on macOS) or set the pg_dump folder \
-         with `supabackup settings set pg-bin-dir DIR`"
+        "this server runs PostgreSQL {server} and the newest pg_dump found is {found} ({}), which \
+         cannot dump it (pg_dump refuses newer servers): {hint}",
+        found_dir.display()
     )]
     PgDumpTooOld {
         /// Newest pg_dump found.
         found: PgVersion,
+        /// Its folder.
+        found_dir: std::path::PathBuf,
         /// The server's version.
         server: PgVersion,
-        /// Package to install.
-        package: String,
-        /// Major version wanted.
-        major: u32,
+        /// What to run or install.
+        hint: String,
     },
     /// Could not connect or authenticate.
     #[error("cannot connect to {target}: {reason}")]
@@ -54,4 +54,17 @@ pub enum PgError {
     /// A TLS setting could not be used.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+}
+
+impl PgError {
+    /// The major version whose client programs would fix this error, when
+    /// it is a missing or too old pg_dump.
+    pub fn missing_tools_major(&self) -> Option<u32> {
+        match self {
+            PgError::NoPgDump { server, .. } | PgError::PgDumpTooOld { server, .. } => {
+                Some(server.major)
+            }
+            _ => None,
+        }
+    }
 }

@@ -113,8 +113,11 @@ pub(crate) fn find_tools(engine: &crate::engine::Engine, out: Outbox) {
         let r = tokio::task::spawn_blocking(move || {
             let dir = engine.pg_bin_override()?;
             Ok::<_, EngineError>(FoundTools {
-                tools: crate::pgtools::discover_tools(dir.as_deref()),
-                searched: crate::pgtools::search_dirs(dir.as_deref()),
+                tools: engine.all_tools()?,
+                searched: crate::pgtools::search_dirs(dir.as_deref(), Some(&engine.tools_dir()))
+                    .into_iter()
+                    .map(|s| s.dir)
+                    .collect(),
             })
         })
         .await;

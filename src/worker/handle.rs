@@ -272,6 +272,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         profile,
                         compression: Some(compression),
                         job_id: None,
+                        install_tools: false,
                     };
                     let options = BackupOptions {
                         no_storage,

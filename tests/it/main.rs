@@ -14,6 +14,7 @@ mod copies;
 mod failures;
 mod fixture;
 mod hosted;
+mod mirror;
 mod projects;
 mod regression;
 mod roundtrip;
@@ -23,6 +24,7 @@ mod sections;
 mod storage;
 mod storage_rest;
 mod tool_versions;
+mod tools;
 #[cfg(feature = "gui")]
 mod ui;
 #[cfg(feature = "gui")]

@@ -84,9 +84,15 @@ fn the_oldest_new_enough_pg_dump_is_chosen_and_a_too_old_one_is_named() {
         .expect_code(1);
     assert!(
         r.stdout
-            .contains(&format!("pg_dump 9.6 cannot dump a PostgreSQL {major}.")),
+            .contains(&format!("this server runs PostgreSQL {major}."))
+            && r.stdout.contains("the newest pg_dump found is 9.6"),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains(&format!("postgresql-client-{major}")));
+    assert!(
+        r.stdout
+            .contains("the pg-bin-dir setting picks that folder"),
+        "{}",
+        r.stdout
+    );
 }
