@@ -165,6 +165,12 @@ pub enum Command {
     /// Look for the PostgreSQL client tools again (answered with
     /// `ToolsFound`; the engine side also looks once after unlocking).
     FindTools,
+    /// Download and install the newest client programs of this PostgreSQL
+    /// major into the data dir (a task with progress and cancel; answered
+    /// with `ToolsInstalled` and `ToolsFound`).
+    InstallTools(u32),
+    /// Remove client programs supabackup installed (by version, 17.11.0).
+    RemoveTools(String),
     /// Ask the OS for a backup folder (copied from another machine, a USB
     /// stick) and read it: answered with `FolderSet`.
     PickSetFolder,
@@ -308,6 +314,45 @@ pub struct FoundTools {
     pub searched: Vec<PathBuf>,
 }
 
+/// The offer made when a backup found no pg_dump for its server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolsOffer {
+    /// The server's major: the client programs to install.
+    pub major: u32,
+    /// What the engine said (server version, what was found).
+    pub message: String,
+    /// The backup to run again once they are installed.
+    pub backup: Option<BackupAgain>,
+}
+
+/// A "Back up now" to repeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupAgain {
+    /// The project.
+    pub project: ProjectId,
+    /// Full, schema or data.
+    pub kind: BackupKind,
+    /// Profile, or chosen from the database.
+    pub profile: Option<Profile>,
+    /// Codec and level.
+    pub compression: Compression,
+    /// Leave the Storage files out.
+    pub no_storage: bool,
+}
+
+impl BackupAgain {
+    /// The command that runs it.
+    pub fn command(&self) -> Command {
+        Command::Backup {
+            project: self.project,
+            kind: self.kind,
+            profile: self.profile,
+            compression: self.compression,
+            no_storage: self.no_storage,
+        }
+    }
+}
+
 /// What a check of a backup was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckKind {
@@ -414,6 +459,11 @@ pub enum Event {
     Checked(CheckResult),
     /// The PostgreSQL client tools found on this machine.
     ToolsFound(Box<FoundTools>),
+    /// A backup could not run because no pg_dump here can dump its server:
+    /// offer to install the client programs (and back up again).
+    ToolsNeeded(Box<ToolsOffer>),
+    /// Client programs were installed (their version).
+    ToolsInstalled(String),
     /// A backup folder picked for "Restore from a folder", as read: its
     /// manifest and details with every checksum checked, or why not.
     FolderSet(PathBuf, Box<Result<SetContents, String>>),

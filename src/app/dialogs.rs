@@ -21,7 +21,61 @@ pub fn dialogs_ui(ctx: &Context, state: &mut UiState) {
     crate::app::restore_ui::restore_dialog_ui(ctx, state);
     crate::app::destinations_ui::destination_form_ui(ctx, state);
     crate::app::folder_ui::folder_restore_ui(ctx, state);
+    tools_offer_ui(ctx, state);
     confirm_ui(ctx, state);
+}
+
+/// A backup found no pg_dump for its server: offer to download the client
+/// programs of its major (and back up again).
+fn tools_offer_ui(ctx: &Context, state: &mut UiState) {
+    let Some(offer) = state.tools_offer.clone() else {
+        return;
+    };
+    let mut answer = None;
+    let size = crate::pgtools::fetch::Target::this_machine()
+        .map(|t| format!("about {} MB", t.approx_download_bytes() / 1_000_000))
+        .unwrap_or_else(|| "a download".into());
+    let yes = if offer.backup.is_some() {
+        "Download and back up"
+    } else {
+        "Download"
+    };
+    let modal = Modal::new(Id::unique("tools_offer")).show(ctx, |ui| {
+        ui.set_width(460.0);
+        ui.heading(format!(
+            "Install the PostgreSQL {} client programs?",
+            offer.major
+        ));
+        ui.add(egui::Label::new(&offer.message).wrap());
+        ui.add_space(6.0);
+        ui.add(
+            egui::Label::new(format!(
+                "supabackup can download pg_dump, pg_dumpall, psql and pg_restore {} for this \
+                 computer ({size}, checked against their published SHA-256) into its data \
+                 folder, and use them for this and later backups.",
+                offer.major
+            ))
+            .wrap(),
+        );
+        ui.horizontal(|ui| {
+            if ui.button(yes).clicked() {
+                answer = Some(true);
+            }
+            if ui.button("Not now").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    if modal.should_close() && answer.is_none() {
+        answer = Some(false);
+    }
+    if let Some(go) = answer {
+        state.tools_offer = None;
+        if go {
+            state.after_tools = offer.backup;
+            state.send(Command::InstallTools(offer.major));
+        }
+    }
 }
 
 fn project_form_ui(ctx: &Context, state: &mut UiState) {
@@ -117,7 +171,9 @@ fn project_form_body(
             ui.label(RichText::new("Fix the fields marked in red.").color(error_color(ui)));
         }
     });
-    test_report_ui(ui, form.test.as_ref());
+    if let Some(major) = test_report_ui(ui, form.test.as_ref()) {
+        commands.push(Command::InstallTools(major));
+    }
     close
 }
 

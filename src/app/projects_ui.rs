@@ -10,26 +10,30 @@ use crate::pgtools::Severity;
 use crate::protocol::{Command, TestKey};
 use egui::{RichText, Ui};
 
-/// Draws a connection test's outcome.
-pub fn test_report_ui(ui: &mut Ui, state: Option<&TestState>) {
+/// Draws a connection test's outcome; `Some(major)` when its "Install the
+/// client programs" button was clicked.
+pub fn test_report_ui(ui: &mut Ui, state: Option<&TestState>) -> Option<u32> {
     match state {
-        None => {}
+        None => None,
         Some(TestState::Running) => {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Testing the connection…");
             });
+            None
         }
         Some(TestState::Done(done)) => match done.as_ref() {
             Err(e) => {
                 ui.label(RichText::new(e).color(error_color(ui)));
+                None
             }
             Ok(r) => report_ui(ui, r),
         },
     }
 }
 
-fn report_ui(ui: &mut Ui, r: &TestReport) {
+fn report_ui(ui: &mut Ui, r: &TestReport) -> Option<u32> {
+    let mut install = None;
     egui::Grid::new(ui.next_auto_id())
         .num_columns(2)
         .show(ui, |ui| {
@@ -57,8 +61,25 @@ fn report_ui(ui: &mut Ui, r: &TestReport) {
                 }
                 (None, Some(e)) => {
                     ui.label("pg_dump");
-                    ui.label(RichText::new(e).color(error_color(ui)));
+                    ui.add(egui::Label::new(RichText::new(e).color(error_color(ui))).wrap());
                     ui.end_row();
+                    if let Some(major) = r.tools_missing {
+                        ui.label("");
+                        let size = crate::pgtools::fetch::Target::this_machine()
+                            .map(|t| {
+                                format!(" (about {} MB)", t.approx_download_bytes() / 1_000_000)
+                            })
+                            .unwrap_or_default();
+                        if ui
+                            .button(format!(
+                                "Install the PostgreSQL {major} client programs{size}"
+                            ))
+                            .clicked()
+                        {
+                            install = Some(major);
+                        }
+                        ui.end_row();
+                    }
                 }
                 _ => {}
             }
@@ -83,6 +104,7 @@ fn report_ui(ui: &mut Ui, r: &TestReport) {
                 .strong(),
         );
     }
+    install
 }
 
 /// Draws the Projects panel.
@@ -199,7 +221,9 @@ pub fn projects_ui(ui: &mut Ui, state: &mut UiState) {
                     action = Some(ProjectAction::Remove(p.id, p.name.clone()));
                 }
             });
-            test_report_ui(ui, state.tests.get(&TestKey::Project(p.id)));
+            if let Some(major) = test_report_ui(ui, state.tests.get(&TestKey::Project(p.id))) {
+                action = Some(ProjectAction::InstallTools(major));
+            }
         });
         ui.add_space(4.0);
     }
@@ -235,6 +259,7 @@ enum ProjectAction {
     BackUp(ProjectId),
     Edit(ProjectId),
     Remove(ProjectId, String),
+    InstallTools(u32),
 }
 
 impl ProjectAction {
@@ -274,6 +299,7 @@ impl ProjectAction {
             ProjectAction::Remove(id, name) => {
                 state.confirm = Some(Confirm::RemoveProject(id, name));
             }
+            ProjectAction::InstallTools(major) => state.send(Command::InstallTools(major)),
         }
     }
 }

@@ -126,7 +126,7 @@ fn setting_row(ui: &mut Ui, state: &mut UiState, key: SettingKey, commands: &mut
 
 /// What `supabackup info` knows: the data dir, each pg_dump found, which
 /// one each project's last backup used.
-fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
+fn found_ui(ui: &mut Ui, state: &mut UiState, commands: &mut Vec<Command>) {
     ui.heading("This machine");
     ui.horizontal_wrapped(|ui| {
         ui.label("Data folder (catalog, log, window state):");
@@ -145,6 +145,7 @@ fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
             commands.push(Command::FindTools);
         }
     });
+    install_tools_ui(ui, state, commands);
     match &state.tools {
         None => {
             ui.horizontal(|ui| {
@@ -156,8 +157,9 @@ fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
             ui.add(
                 egui::Label::new(
                     RichText::new(
-                        "No pg_dump found: install the PostgreSQL client tools (Debian/Ubuntu: \
-                         postgresql-client-17; macOS: brew install libpq) or choose their \
+                        "No pg_dump found: install the client programs below (downloaded \
+                         for this computer), or with the system's packages (Debian/Ubuntu: \
+                         postgresql-client-17; macOS: brew install libpq) and choose their \
                          folder above.",
                     )
                     .color(error_color(ui)),
@@ -167,7 +169,7 @@ fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         }
         Some(found) => {
             egui::Grid::new("tools_found")
-                .num_columns(2)
+                .num_columns(3)
                 .spacing([10.0, 4.0])
                 .show(ui, |ui| {
                     for t in &found.tools {
@@ -186,7 +188,31 @@ fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
                         } else {
                             format!(" ({})", missing.join("; "))
                         };
-                        ui.add(egui::Label::new(format!("{}{extra}", t.dir.display())).wrap());
+                        ui.add(
+                            egui::Label::new(format!(
+                                "{}{extra}, {}",
+                                t.dir.display(),
+                                t.origin.label()
+                            ))
+                            .wrap(),
+                        );
+                        if t.origin == crate::pgtools::ToolOrigin::Managed {
+                            let version = t
+                                .dir
+                                .parent()
+                                .and_then(|d| d.file_name())
+                                .map(|n| n.to_string_lossy().to_string())
+                                .unwrap_or_default();
+                            if ui
+                                .button(format!("Remove {version}"))
+                                .on_hover_text("Delete these programs from the data folder")
+                                .clicked()
+                            {
+                                commands.push(Command::RemoveTools(version));
+                            }
+                        } else {
+                            ui.label("");
+                        }
                         ui.end_row();
                     }
                 });
@@ -209,6 +235,38 @@ fn found_ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
             ui.add(egui::Label::new(line).wrap());
         }
     }
+}
+
+/// "Install client programs": a major and a button (a task with progress
+/// and cancel follows).
+fn install_tools_ui(ui: &mut Ui, state: &mut UiState, commands: &mut Vec<Command>) {
+    let Some(target) = crate::pgtools::fetch::Target::this_machine() else {
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Install the client programs of PostgreSQL");
+        egui::ComboBox::from_id_salt("tools_major")
+            .selected_text(state.tools_major.to_string())
+            .show_ui(ui, |ui| {
+                for major in crate::pgtools::fetch::Release::known_majors() {
+                    ui.selectable_value(&mut state.tools_major, major, major.to_string());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        if ui
+            .button("Install")
+            .on_hover_text(format!(
+                "Downloads pg_dump, pg_dumpall, psql and pg_restore for {} (about {} MB, checked \
+                 against their published SHA-256) into the data folder",
+                target.triple(),
+                target.approx_download_bytes() / 1_000_000
+            ))
+            .clicked()
+        {
+            commands.push(Command::InstallTools(state.tools_major));
+        }
+    });
 }
 
 /// Per project: the pg_dump and server of its newest backup that got that

@@ -13,7 +13,8 @@ use crate::domain::{
 };
 use crate::engine::{BackupFilter, DestinationView, JobInput, ProjectView, TestReport, VaultState};
 use crate::protocol::{
-    CheckResult, Command, CopiesChange, Event, FoundTools, Snapshot, TaskId, TaskInfo, TestKey,
+    BackupAgain, CheckResult, Command, CopiesChange, Event, FoundTools, Snapshot, TaskId, TaskInfo,
+    TestKey, ToolsOffer,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -532,6 +533,12 @@ pub struct UiState {
     pub checks: HashMap<BackupId, CheckResult>,
     /// The PostgreSQL client tools found (once the engine has looked).
     pub tools: Option<FoundTools>,
+    /// A backup found no pg_dump for its server: the offer to install one.
+    pub tools_offer: Option<ToolsOffer>,
+    /// The backup to run again once the client programs are installed.
+    pub after_tools: Option<BackupAgain>,
+    /// The major picked in Settings for "Install client programs".
+    pub tools_major: u32,
     /// The "Restore from a folder" dialog.
     pub folder_restore: Option<FolderRestore>,
     /// The folder restore sent, kept in case its target must be confirmed.
@@ -570,6 +577,9 @@ impl Default for UiState {
             details: None,
             checks: HashMap::new(),
             tools: None,
+            tools_offer: None,
+            after_tools: None,
+            tools_major: 17,
             folder_restore: None,
             folder_pending: None,
             show_help: false,
@@ -832,6 +842,17 @@ impl UiState {
                 self.checks.insert(check.backup, check);
             }
             Event::ToolsFound(found) => self.tools = Some(*found),
+            Event::ToolsNeeded(offer) => self.tools_offer = Some(*offer),
+            Event::ToolsInstalled(version) => {
+                self.toast(
+                    format!("PostgreSQL {version} client programs installed"),
+                    true,
+                    now,
+                );
+                if let Some(again) = self.after_tools.take() {
+                    self.send(again.command());
+                }
+            }
             Event::FolderSet(dir, contents) => {
                 self.folder_restore = Some(FolderRestore::new(dir, *contents));
             }

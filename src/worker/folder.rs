@@ -105,6 +105,50 @@ pub(crate) fn folder(ctx: &mut Ctx, engine: Unlocked, cmd: Command) {
     }
 }
 
+/// Installs or removes PostgreSQL client programs (no key needed).
+pub(crate) fn tools(ctx: &Ctx, engine: crate::engine::Engine, cmd: Command) {
+    let out = ctx.out.clone();
+    match cmd {
+        Command::InstallTools(major) => {
+            ctx.spawn_task(
+                format!("Install the PostgreSQL {major} client programs"),
+                None,
+                false,
+                move |p, c| async move {
+                    let req = crate::engine::ToolsRequest::for_major(major);
+                    let r = match engine.install_tools(req, p, c).await {
+                        Ok(i) => {
+                            out.send(Event::ToolsInstalled(i.record.version.clone()));
+                            (
+                                true,
+                                format!(
+                                    "Installed the PostgreSQL {} client programs in {}",
+                                    i.record.version,
+                                    i.dir.display()
+                                ),
+                            )
+                        }
+                        Err(e) => (false, e.to_string()),
+                    };
+                    find_tools(&engine, out);
+                    r
+                },
+            );
+        }
+        Command::RemoveTools(version) => {
+            match engine.remove_tools(&version) {
+                Ok(dir) => out.send(Event::Info(format!(
+                    "Removed the PostgreSQL {version} client programs ({})",
+                    dir.display()
+                ))),
+                Err(e) => out.error(e),
+            }
+            find_tools(&engine, out);
+        }
+        _ => {}
+    }
+}
+
 /// Looks for the PostgreSQL client tools (runs each `pg_dump --version`)
 /// and answers with `ToolsFound`.
 pub(crate) fn find_tools(engine: &crate::engine::Engine, out: Outbox) {

@@ -49,6 +49,9 @@ pub(crate) async fn handle(ctx: &mut Ctx, cmd: Command) {
                 copies::copies(ctx, engine, cmd);
             }
         }
+        Command::InstallTools(_) | Command::RemoveTools(_) => {
+            folder::tools(ctx, ctx.engine().clone(), cmd)
+        }
         Command::FindTools
         | Command::PickSetFolder
         | Command::RestoreFolder { .. }
@@ -279,6 +282,27 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         on_storage_plan: Some(ask_first_plan(out.clone(), c.clone())),
                     };
                     let r = match engine.backup_with(req, options, p, c).await {
+                        Ok(b) if b.extra.missing_tools.is_some() => {
+                            let offer = crate::protocol::ToolsOffer {
+                                major: b.extra.missing_tools.unwrap_or_default(),
+                                message: b.error.clone().unwrap_or_default(),
+                                backup: Some(crate::protocol::BackupAgain {
+                                    project,
+                                    kind,
+                                    profile,
+                                    compression,
+                                    no_storage,
+                                }),
+                            };
+                            out.send(Event::ToolsNeeded(Box::new(offer)));
+                            (
+                                false,
+                                format!(
+                                    "Backup of {}: no pg_dump here can dump its server",
+                                    b.project_name
+                                ),
+                            )
+                        }
                         Ok(b) if b.status == BackupStatus::Completed => (
                             true,
                             format!(

@@ -729,3 +729,63 @@ fn the_first_storage_backup_asks_before_downloading_and_the_next_one_does_not() 
     });
     assert_eq!(rest.downloads(), 2);
 }
+
+#[test]
+fn a_backup_with_no_fitting_pg_dump_installs_the_programs_when_asked_and_backs_up() {
+    if crate::pg::suite_major() >= 17 || !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        eprintln!("skipped: needs a machine whose own PostgreSQL is older than 17");
+        return;
+    }
+    let pg = PgCluster::start_major(17);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1234) g",
+    );
+    let sb = Sb::new();
+    // A folder mirror holding the real archive and its checksum.
+    let mirror = tempfile::tempdir().unwrap();
+    let archive = crate::mirror::archive("17.11.0", "x86_64-unknown-linux-gnu");
+    let dir = mirror.path().join("17.11.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        archive.clone(),
+        format!("{}.sha256", archive.display()).into(),
+    ] {
+        std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    sb.run(&[
+        "settings",
+        "set",
+        "tools-mirror",
+        mirror.path().to_str().unwrap(),
+    ])
+    .ok();
+    sb.add_project("Seventeen", &pg.url("postgres"));
+    let mut h = app(&sb);
+    unlock(&mut h);
+    click(&mut h, "Backups");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::B);
+    h.step();
+    click(&mut h, "Start backup");
+    step_until(&mut h, "the offer", |a| a.state.tools_offer.is_some());
+    assert!(h.query_all_by_label_contains("runs PostgreSQL 17.").count() >= 1);
+    h.check_accessibility();
+    click(&mut h, "Download and back up");
+    step_until(&mut h, "the install and the backup", |a| {
+        a.state.tasks.is_empty()
+            && a.state
+                .data
+                .backups
+                .first()
+                .is_some_and(|b| b.status == BackupStatus::Completed)
+    });
+    let b = &h.state().state.data.backups[0];
+    assert_eq!(b.rows, 1234);
+    assert_eq!(b.pg_dump_version.as_deref(), Some("17.11"));
+    assert!(
+        sb.data_dir()
+            .join("tools/17.11.0/supabackup-tools.json")
+            .is_file()
+    );
+    assert!(toast_contains(h.state(), "client programs installed"));
+}

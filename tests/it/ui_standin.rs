@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 mod details;
 mod offsite;
 mod storage;
+mod tools;
 mod window;
 
 /// The engine side as the test plays it: every command the app sent, and
