@@ -21,6 +21,7 @@ mod s3;
 mod schedules;
 mod sections;
 mod storage;
+mod storage_api_url;
 mod storage_rest;
 mod tool_versions;
 #[cfg(feature = "gui")]

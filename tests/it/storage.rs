@@ -278,13 +278,13 @@ fn set_dir(record: &Value) -> PathBuf {
     PathBuf::from(record["path"].as_str().unwrap())
 }
 
-fn id(record: &Value) -> String {
+pub(crate) fn id(record: &Value) -> String {
     record["id"].as_str().unwrap()[..8].to_string()
 }
 
 /// Runs and returns the run with its JSON, which must be a completed backup.
 #[track_caller]
-fn backup(sb: &Sb, args: &[&str]) -> (Run, Value) {
+pub(crate) fn backup(sb: &Sb, args: &[&str]) -> (Run, Value) {
     let mut all = vec!["backup"];
     all.extend_from_slice(args);
     all.push("--json");
@@ -779,7 +779,7 @@ fn a_server_dying_mid_download_keeps_no_set_and_the_next_backup_resumes() {
 }
 
 /// The REST fixture: (bucket, name, bytes, content type, cache control, metadata).
-fn rest_fixture(server: &RestServer, docs: usize) -> usize {
+pub(crate) fn rest_fixture(server: &RestServer, docs: usize) -> usize {
     server.create_bucket(
         "avatars",
         true,
