@@ -22,6 +22,7 @@ pub fn setting_words(key: SettingKey) -> &'static str {
         SettingKey::Concurrency => "Backups at once",
         SettingKey::RetryDelay => "First retry after (seconds)",
         SettingKey::StorageConcurrency => "Storage files at once",
+        SettingKey::StorageGraceHours => "Keep unused Storage files (hours)",
     }
 }
 

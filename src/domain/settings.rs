@@ -25,11 +25,13 @@ pub enum SettingKey {
     RetryDelay,
     /// Storage files downloaded or uploaded at once.
     StorageConcurrency,
+    /// Hours a stored Storage file is kept however unreferenced it is.
+    StorageGraceHours,
 }
 
 impl SettingKey {
     /// Every key, in display order.
-    pub const ALL: [SettingKey; 9] = [
+    pub const ALL: [SettingKey; 10] = [
         Self::BackupRoot,
         Self::PgBinDir,
         Self::DefaultCompression,
@@ -39,6 +41,7 @@ impl SettingKey {
         Self::Concurrency,
         Self::RetryDelay,
         Self::StorageConcurrency,
+        Self::StorageGraceHours,
     ];
 
     /// The key as typed.
@@ -53,6 +56,7 @@ impl SettingKey {
             Self::Concurrency => "concurrency",
             Self::RetryDelay => "retry-delay",
             Self::StorageConcurrency => "storage-concurrency",
+            Self::StorageGraceHours => "storage-grace-hours",
         }
     }
 
@@ -75,6 +79,11 @@ impl SettingKey {
             Self::StorageConcurrency => {
                 "Supabase Storage files downloaded or uploaded at once, 1-16 (default 4)"
             }
+            Self::StorageGraceHours => {
+                "a stored Storage file no backup refers to is removed only once it is this many \
+                 hours old, locally and at destinations, so a backup or copy another machine \
+                 is still writing keeps its files; 0-8760 (default 24)"
+            }
         }
     }
 
@@ -89,6 +98,7 @@ impl SettingKey {
             Self::Concurrency => Some("2"),
             Self::RetryDelay => Some("30"),
             Self::StorageConcurrency => Some("4"),
+            Self::StorageGraceHours => Some("24"),
         }
     }
 
@@ -125,6 +135,7 @@ impl SettingKey {
             Self::Concurrency => number(field, v, 1, 16),
             Self::RetryDelay => number(field, v, 1, 3600),
             Self::StorageConcurrency => number(field, v, 1, 16),
+            Self::StorageGraceHours => number(field, v, 0, 8760),
         }
     }
 }

@@ -20,6 +20,7 @@ mod roundtrip;
 mod s3;
 mod schedules;
 mod sections;
+mod shared_destination;
 mod storage;
 mod storage_api_url;
 mod storage_rest;

@@ -510,15 +510,21 @@ fn s3_files_are_backed_up_once_incrementally_verified_and_collected() {
     let (_, b5) = backup(&sb, &["Shop", "--no-storage", "--profile", "postgres"]);
     assert!(b5.get("storage").is_none() && !set_dir(&b5).join("objects.txt").exists());
 
-    // Deleting sets removes the stored files no remaining set refers to:
-    // the old readme goes only with the last set that had it.
+    // Deleting sets removes the stored files no remaining set refers to,
+    // once they are older than storage-grace-hours: the old readme goes
+    // only with the last set that had it, and not while it is young.
     let old = stored_name(&store, &old_readme);
     sb.run(&["backup-delete", &id(&b1), "--yes"]).ok();
     assert!(store.join(&old).is_file(), "backup 2 still refers to it");
     sb.run(&["backup-delete", &id(&b2), "--yes"]).ok();
-    assert!(!store.join(&old).exists(), "no set refers to it any more");
-    assert_eq!(stored_files(&store).len() as u64, total);
+    assert!(
+        store.join(&old).is_file(),
+        "younger than storage-grace-hours (24 by default)"
+    );
+    sb.run(&["settings", "set", "storage-grace-hours", "0"])
+        .ok();
     sb.run(&["backup-delete", &id(&b5), "--yes"]).ok();
+    assert!(!store.join(&old).exists(), "no set refers to it any more");
     assert_eq!(
         stored_files(&store).len() as u64,
         total,
@@ -1219,7 +1225,10 @@ fn storage_files_go_with_copies_and_restore_on_a_fresh_machine() {
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(snapshot(&rt, &dst, &buckets), want, "nothing was touched");
 
-    // Deleting the sets deletes what only they referred to, there too.
+    // Deleting the sets deletes what only they referred to, there too
+    // (at once: no grace period here).
+    sb.run(&["settings", "set", "storage-grace-hours", "0"])
+        .ok();
     sb.run(&["backup-delete", &id(&b1), "--yes"]).ok();
     assert_eq!(stored_files(&local).len(), second.len() - 1);
     assert_eq!(stored_or_none(&remote_store), stored_files(&local));
