@@ -68,6 +68,17 @@ fn click(h: &mut Harness<'static, SupabackupApp>, label: &str) {
     h.step();
 }
 
+/// Opens the actions menu ("…") of the history's top row and clicks `item`.
+fn top_row_action(h: &mut Harness<'static, SupabackupApp>, item: &str) {
+    click(h, supabackup::app::ACTIONS);
+    h.get_all_by_label(item)
+        .last()
+        .unwrap_or_else(|| panic!("no {item:?} in the row's menu"))
+        .click();
+    h.step();
+    h.step();
+}
+
 fn unlock(h: &mut Harness<'static, SupabackupApp>) {
     step_until(h, "the unlock screen", |a| a.state.screen == Screen::Locked);
     type_into(h, "Master password", MASTER);
@@ -256,8 +267,8 @@ fn a_backup_runs_with_live_progress_and_lands_in_the_history() {
     assert_eq!(b.rows, 30000);
     assert!(h.query_by_label("completed").is_some());
     assert!(toast_contains(h.state(), "completed (30,000 rows)"));
-    // Verify from the row.
-    click(&mut h, "Verify");
+    // Verify from the row's menu.
+    top_row_action(&mut h, "Verify");
     step_until(&mut h, "the verify", |a| toast_contains(a, "is intact"));
 }
 
@@ -305,7 +316,7 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
     let mut h = app(&sb);
     unlock(&mut h);
     click(&mut h, "Backups");
-    click(&mut h, "Restore…");
+    top_row_action(&mut h, "Restore…");
     // Restore into the project's own database: fill the URL from it.
     click(&mut h, "Fill from project");
     h.get_by_role_and_label(egui::accesskit::Role::Button, "P")
@@ -483,7 +494,7 @@ fn an_encrypted_project_backs_up_tagged_and_restores_with_the_identity_file() {
     // Restored into an empty database: the vault holds no identity, the
     // dialog asks; a wrong one is refused with the target untouched.
     let restore_with = |h: &mut Harness<'static, SupabackupApp>, identity: &std::path::Path| {
-        click(h, "Restore…");
+        top_row_action(h, "Restore…");
         retype(h, "Target database URL", &pg.url("copy"));
         assert!(h.get_by_label("Restore").accesskit_node().is_disabled());
         type_into(h, "Identity file path", identity.to_str().unwrap());
@@ -566,7 +577,7 @@ fn a_folder_destination_added_in_the_window_gets_a_copy_of_each_backup_and_loses
         .join(b.path.file_name().unwrap());
     assert!(copy.join("SHA256SUMS").is_file(), "{}", copy.display());
     // The copy is verified where it is, from the details view.
-    click(&mut h, "Details");
+    top_row_action(&mut h, "Details");
     click(&mut h, "Verify copy at nas");
     step_until(&mut h, "the copy verified", |a| {
         a.state

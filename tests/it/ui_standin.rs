@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 mod details;
 mod offsite;
 mod storage;
+mod table;
 mod window;
 
 /// The engine side as the test plays it: every command the app sent, and
@@ -154,6 +155,29 @@ fn click(h: &mut H, label: &str) {
     h.get_all_by_label(label)
         .next()
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Opens the actions menu ("…") of the history's row `row` (0: the top
+/// one) and clicks `item` in it.
+fn row_action(h: &mut H, row: usize, item: &str) {
+    open_row_menu(h, row);
+    h.get_all_by_label(item)
+        .last()
+        .unwrap_or_else(|| panic!("no {item:?} in the row's menu"))
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Opens the actions menu ("…") of the history's row `row`.
+fn open_row_menu(h: &mut H, row: usize) {
+    settle(h, supabackup::app::ACTIONS);
+    h.get_all_by_label(supabackup::app::ACTIONS)
+        .nth(row)
+        .unwrap_or_else(|| panic!("no row {row} in the history"))
         .click();
     h.step();
     h.step();
@@ -454,12 +478,12 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
     h.check_accessibility();
-    // Newest first: the second Verify is the older backup's; the failed
-    // one has none.
-    assert_eq!(h.get_all_by_label("Verify").count(), 2);
-    h.get_all_by_label("Verify").nth(1).unwrap().click();
-    h.step();
-    h.step();
+    // Newest first: the second row is the older backup's; the failed
+    // one's Verify is off.
+    assert_eq!(h.get_all_by_label(supabackup::app::ACTIONS).count(), 3);
+    open_row_menu(&mut h, 2);
+    assert!(h.get_by_label("Verify").accesskit_node().is_disabled());
+    row_action(&mut h, 1, "Verify");
     match one_sent(&engine) {
         Command::Verify(id, keys) => {
             assert_eq!(id, older.id);
@@ -467,7 +491,7 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
         }
         _ => panic!("Verify expected"),
     }
-    click(&mut h, "Delete");
+    row_action(&mut h, 2, "Delete…");
     assert_eq!(
         h.state().state.confirm,
         Some(Confirm::DeleteBackup(
@@ -477,7 +501,6 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
     );
     nothing_sent(&engine, "asking to delete");
     assert!(h.query_by_label("Delete backup?").is_some());
-    // The dialog's button comes after the row's.
     h.get_all_by_label("Delete").last().unwrap().click();
     h.step();
     h.step();
@@ -496,7 +519,7 @@ fn restore_fills_the_url_from_a_project_and_confirms_by_the_typed_name() {
     data.backups = vec![b.clone()];
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
-    click(&mut h, "Restore…");
+    row_action(&mut h, 0, "Restore…");
     assert!(h.state().state.restore_dialog.is_some());
     // "Fill from project" asks the engine for that project's URL...
     h.get_by_label("Fill from project").click();
@@ -1105,11 +1128,9 @@ fn an_encrypted_set_is_tagged_and_restoring_it_without_vault_keys_asks_for_the_i
     );
     // Verify of the set that is not encrypted goes at once; of the
     // encrypted one, the dialog offers the identity (optional).
-    h.get_all_by_label("Verify").nth(1).unwrap().click();
-    h.step();
-    h.step();
+    row_action(&mut h, 1, "Verify");
     assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == plain.id && k.is_empty()));
-    click(&mut h, "Verify");
+    row_action(&mut h, 0, "Verify");
     nothing_sent(&engine, "opening the verify dialog");
     assert!(
         h.query_by_label_contains(&key).is_some(),
@@ -1124,7 +1145,7 @@ fn an_encrypted_set_is_tagged_and_restoring_it_without_vault_keys_asks_for_the_i
     assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == locked.id && k.is_empty()));
     assert!(h.state().state.restore_dialog.is_none());
 
-    click(&mut h, "Restore…");
+    row_action(&mut h, 0, "Restore…");
     h.check_accessibility();
     assert!(
         h.query_by_label_contains("Restoring asks for the identity file")
