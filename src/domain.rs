@@ -37,7 +37,8 @@ pub use project::{
 };
 pub use settings::SettingKey;
 pub use storage::{
-    StorageS3, StorageSettings, derived_api_url, project_ref, validate_bucket_name,
+    STORAGE_API_PATH, StorageS3, StorageSettings, derived_api_url, is_storage_s3_endpoint,
+    project_ref, storage_api_candidates, validate_api_url, validate_bucket_name,
     validate_storage_s3, validate_storage_url,
 };
 pub use units::{human_bytes, human_count, human_duration_ms};

@@ -8,7 +8,7 @@ use crate::app::widgets::{LABEL_COLUMN, error_color, field, field_error, ok_colo
 use crate::domain::ValidationErrors;
 use crate::engine::DestinationView;
 use crate::protocol::Command;
-use egui::{Context, Id, Modal, RichText, Ui};
+use egui::{Context, RichText, Ui};
 
 /// Settings' Destinations section.
 pub fn destinations_section(ui: &mut Ui, state: &mut UiState) {
@@ -125,7 +125,7 @@ pub fn destination_form_ui(ctx: &Context, state: &mut UiState) {
     // A fixed width: a long refusal wraps inside it instead of widening
     // the content past the dialog's frame.
     let width = (ctx.content_rect().width() - 80.0).clamp(300.0, 600.0);
-    let modal = Modal::new(Id::unique("destination_form")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("destination_form").show(ctx, |ui| {
         ui.set_width(width);
         // A short window (a large scale): the form scrolls, at the
         // window's height (a scroll area that shrinks to its content does

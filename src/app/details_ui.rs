@@ -31,7 +31,9 @@ pub fn details_panel(ui: &mut Ui, state: &mut UiState) {
     let mut close = false;
     egui::Panel::right("backup_details")
         .resizable(true)
-        .default_size(440.0)
+        // Beside the history at the default window size (1180 wide), every
+        // column of the history still shows.
+        .default_size(380.0)
         .min_size(300.0)
         .max_size((ui.available_width() * 0.6).max(300.0))
         .show(ui, |ui| {

@@ -10,7 +10,7 @@ use crate::app::widgets::{LABEL_COLUMN, choice, error_color, field, field_error}
 use crate::domain::{BackupKind, Codec, Compression, Environment, Profile};
 use crate::engine::{DestinationView, ProjectView};
 use crate::protocol::Command;
-use egui::{Context, Id, Modal, RichText, Ui};
+use egui::{Context, RichText, Ui};
 
 /// Draws whichever dialog is open.
 pub fn dialogs_ui(ctx: &Context, state: &mut UiState) {
@@ -40,7 +40,7 @@ fn tools_offer_ui(ctx: &Context, state: &mut UiState) {
     } else {
         "Download"
     };
-    let modal = Modal::new(Id::unique("tools_offer")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("tools_offer").show(ctx, |ui| {
         ui.set_width(460.0);
         ui.heading(format!(
             "Install the PostgreSQL {} client programs?",
@@ -91,7 +91,7 @@ fn project_form_ui(ctx: &Context, state: &mut UiState) {
     // Taller than the window (a small one, the passphrase and its errors
     // shown): it scrolls, its buttons stay reachable.
     let max_height = ctx.content_rect().height() - 80.0;
-    let modal = Modal::new(Id::unique("project_form")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("project_form").show(ctx, |ui| {
         egui::ScrollArea::vertical()
             .max_height(max_height)
             .min_scrolled_height(max_height)
@@ -251,7 +251,7 @@ fn backup_dialog_ui(ctx: &Context, state: &mut UiState) {
         });
     let mut start = false;
     let mut close = false;
-    let modal = Modal::new(Id::unique("backup_dialog")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("backup_dialog").show(ctx, |ui| {
         ui.set_width(420.0);
         ui.heading(format!("Back up {name}"));
         egui::Grid::new("backup_options")
@@ -332,7 +332,7 @@ fn storage_plan_ui(ctx: &Context, state: &mut UiState) {
     };
     let plan = &pending.plan;
     let mut answer = None;
-    let modal = Modal::new(Id::unique("storage_plan")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("storage_plan").show(ctx, |ui| {
         ui.set_width(460.0);
         ui.heading(format!("Download the Storage files of {}?", plan.project));
         ui.add(
@@ -409,7 +409,7 @@ fn confirm_ui(ctx: &Context, state: &mut UiState) {
             "Remove",
         ),
     };
-    let modal = Modal::new(Id::unique("confirm")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("confirm").show(ctx, |ui| {
         ui.set_width(420.0);
         ui.heading(title);
         ui.add(egui::Label::new(text).wrap());

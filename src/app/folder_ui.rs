@@ -7,7 +7,7 @@ use crate::app::state::UiState;
 use crate::app::widgets::{error_color, field, ok_color};
 use crate::domain::SetEncryption;
 use crate::protocol::Command;
-use egui::{Context, Id, Modal, RichText};
+use egui::{Context, RichText};
 
 /// The title of the dialog (and of the button that opens it).
 pub const RESTORE_FROM_FOLDER: &str = "Restore from a folder…";
@@ -21,7 +21,7 @@ pub fn folder_restore_ui(ctx: &Context, state: &mut UiState) {
     let mut import = false;
     let mut close = false;
     let max_height = ctx.content_rect().height() - 160.0;
-    let modal = Modal::new(Id::unique("folder_restore")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("folder_restore").show(ctx, |ui| {
         ui.set_width(ui.ctx().content_rect().width().clamp(320.0, 680.0) - 40.0);
         ui.heading("Restore from a folder");
         ui.add(

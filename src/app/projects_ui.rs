@@ -88,6 +88,19 @@ fn report_ui(ui: &mut Ui, r: &TestReport) -> Option<u32> {
                 ui.label(p.as_str());
                 ui.end_row();
             }
+            if let Some(st) = &r.storage {
+                ui.label("Storage");
+                match &st.error {
+                    Some(e) => ui.label(RichText::new(e).color(error_color(ui))),
+                    None => ui.label(format!("{}; {} bucket(s)", st.access, st.buckets.len())),
+                };
+                ui.end_row();
+                if let Some(url) = &st.url {
+                    ui.label("Storage URL");
+                    ui.label(url);
+                    ui.end_row();
+                }
+            }
         });
     for f in &r.findings {
         let color = match f.severity {

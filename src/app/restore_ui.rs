@@ -8,7 +8,7 @@ use crate::app::state::{RestoreDialog, SetAction, UiState};
 use crate::app::widgets::{error_color, field};
 use crate::domain::{SecretSlot, SetEncryption};
 use crate::protocol::Command;
-use egui::{Context, Id, Modal, RichText, Ui};
+use egui::{Context, RichText, Ui};
 
 /// Draws the dialog, if open.
 pub fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
@@ -20,7 +20,7 @@ pub fn restore_dialog_ui(ctx: &Context, state: &mut UiState) {
     let mut fetch = None;
     let mut pick_identity = false;
     let mut close = false;
-    let modal = Modal::new(Id::unique("restore_dialog")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("restore_dialog").show(ctx, |ui| {
         ui.set_width(600.0);
         ui.heading(d.action.title(&d.backup.short()));
         ui.add(egui::Label::new(d.action.explain()).wrap());

@@ -6,7 +6,7 @@ use crate::app::widgets::{choice, error_color, field, field_error, ok_color};
 use crate::domain::{BackupKind, RunStatus};
 use crate::protocol::Command;
 use crate::scheduler::CronSpec;
-use egui::{Context, Id, Modal, RichText, Ui};
+use egui::{Context, RichText, Ui};
 
 fn local(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
@@ -106,7 +106,7 @@ pub fn job_form_ui(ctx: &Context, state: &mut UiState) {
     let mut close = false;
     let mut save = None;
     let projects = state.data.project_choices();
-    let modal = Modal::new(Id::unique("job_form")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("job_form").show(ctx, |ui| {
         ui.set_width(620.0);
         ui.heading(if form.id.is_some() {
             "Edit schedule"

@@ -23,6 +23,7 @@ pub fn setting_words(key: SettingKey) -> &'static str {
         SettingKey::RetryDelay => "First retry after (seconds)",
         SettingKey::StorageConcurrency => "Storage files at once",
         SettingKey::ToolsMirror => "PostgreSQL programs download from",
+        SettingKey::StorageGraceHours => "Keep unused Storage files (hours)",
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::app::state::{Panel, ProjectForm, UiState};
 use crate::protocol::Command;
-use egui::{Context, Id, Key, KeyboardShortcut, Modal, Modifiers, RichText};
+use egui::{Context, Key, KeyboardShortcut, Modifiers, RichText};
 
 /// What a shortcut does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub fn help_ui(ctx: &Context, state: &mut UiState) {
         return;
     }
     let mut close = false;
-    let modal = Modal::new(Id::unique("shortcuts_help")).show(ctx, |ui| {
+    let modal = crate::app::widgets::modal("shortcuts_help").show(ctx, |ui| {
         ui.heading("Keyboard shortcuts");
         egui::Grid::new("shortcuts_table")
             .num_columns(2)

@@ -7,8 +7,8 @@
 //! the one sealed in the vault.
 
 use crate::domain::{
-    ConnInfo, StorageS3, ValidationError, derived_api_url, validate_bucket_name,
-    validate_storage_s3, validate_storage_url,
+    ConnInfo, StorageS3, ValidationError, derived_api_url, validate_api_url, validate_bucket_name,
+    validate_storage_s3,
 };
 use crate::engine::storage::{S3Change, StoragePatch, StorageView};
 use zeroize::Zeroizing;
@@ -122,7 +122,7 @@ impl StorageForm {
         } else if url.is_empty() {
             Some(None)
         } else {
-            match validate_storage_url("api_url", url) {
+            match validate_api_url(url) {
                 Ok(u) => Some(Some(u)),
                 Err(e) => {
                     errors.push(e);

@@ -82,7 +82,7 @@ pub fn storage_section(ui: &mut Ui, form: &mut ProjectForm) -> bool {
             }
             let url_hint = match &derived {
                 Some(u) => format!("optional; default {u}"),
-                None => "optional; default derived from the connection string".into(),
+                None => "the API URL Supabase prints, such as http://127.0.0.1:54321".into(),
             };
             edited |= field(ui, "REST API URL", &mut st.api_url, &url_hint, false).changed();
             field_error(ui, &errors, "api_url");

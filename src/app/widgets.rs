@@ -4,6 +4,15 @@
 use crate::domain::{BackupStatus, Environment, ValidationErrors};
 use egui::{Color32, RichText, TextEdit, Ui};
 
+/// How much a dialog dims the window under it: enough that the page behind
+/// does not read as part of the dialog, in the light and the dark theme.
+pub const BACKDROP: Color32 = Color32::from_black_alpha(170);
+
+/// A dialog: centred, over a dimmed window ([`BACKDROP`]).
+pub fn modal(id: &str) -> egui::Modal {
+    egui::Modal::new(egui::Id::unique(id)).backdrop_color(BACKDROP)
+}
+
 /// The label column of a form's grids, so that grids one under the other
 /// line up.
 pub const LABEL_COLUMN: f32 = 130.0;

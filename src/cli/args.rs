@@ -536,8 +536,8 @@ pub enum SettingsCmd {
     /// Change a setting.
     Set {
         /// backup-root, pg-bin-dir, default-compression, default-level,
-        /// theme, auto-lock-minutes, concurrency, retry-delay or
-        /// storage-concurrency.
+        /// theme, auto-lock-minutes, concurrency, retry-delay,
+        /// storage-concurrency or storage-grace-hours.
         key: String,
         /// The new value.
         value: String,

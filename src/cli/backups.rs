@@ -852,7 +852,7 @@ pub fn delete(
         ))?;
     }
     if !with_copies {
-        let b = engine.delete_backup(b.id)?;
+        let b = rt.block_on(engine.delete_backup(b.id))?;
         println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
         return Ok(0);
     }

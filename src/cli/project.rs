@@ -165,6 +165,12 @@ pub fn run(
                 is_active: active,
             };
             let id = resolve::project(engine, &project)?.id;
+            // A wrong --api-url (Storage's S3 endpoint, say) changes nothing.
+            if let Some(url) = fields.storage.api_url.as_deref()
+                && !url.trim().is_empty()
+            {
+                crate::domain::validate_api_url(url)?;
+            }
             let p = engine.edit_project(id, patch)?;
             let p = apply_encryption(engine, p, &fields.encryption)?;
             let p = apply_copies(engine, p, &fields.copies)?;
@@ -245,6 +251,9 @@ pub fn print_report(r: &TestReport) {
         println!("Profile:      {p} (default for backups of this project)");
     }
     if let Some(st) = &r.storage {
+        if let Some(url) = &st.url {
+            println!("Storage URL:  {url}");
+        }
         match (&st.error, st.kind) {
             (Some(e), _) => println!("Storage:      {}: FAILED: {e}", st.access),
             (None, "none") => println!(

@@ -27,11 +27,13 @@ pub enum SettingKey {
     StorageConcurrency,
     /// Where `tools install` downloads PostgreSQL's client programs from.
     ToolsMirror,
+    /// Hours a stored Storage file is kept however unreferenced it is.
+    StorageGraceHours,
 }
 
 impl SettingKey {
     /// Every key, in display order.
-    pub const ALL: [SettingKey; 10] = [
+    pub const ALL: [SettingKey; 11] = [
         Self::BackupRoot,
         Self::PgBinDir,
         Self::DefaultCompression,
@@ -42,6 +44,7 @@ impl SettingKey {
         Self::RetryDelay,
         Self::StorageConcurrency,
         Self::ToolsMirror,
+        Self::StorageGraceHours,
     ];
 
     /// The key as typed.
@@ -57,6 +60,7 @@ impl SettingKey {
             Self::RetryDelay => "retry-delay",
             Self::StorageConcurrency => "storage-concurrency",
             Self::ToolsMirror => "tools-mirror",
+            Self::StorageGraceHours => "storage-grace-hours",
         }
     }
 
@@ -84,6 +88,11 @@ impl SettingKey {
                  http(s) URL or a folder laid out as <mirror>/<version>/<file> (default: the \
                  theseus-rs/postgresql-binaries releases on GitHub)"
             }
+            Self::StorageGraceHours => {
+                "a stored Storage file no backup refers to is removed only once it is this many \
+                 hours old, locally and at destinations, so a backup or copy another machine \
+                 is still writing keeps its files; 0-8760 (default 24)"
+            }
         }
     }
 
@@ -99,6 +108,7 @@ impl SettingKey {
             Self::Concurrency => Some("2"),
             Self::RetryDelay => Some("30"),
             Self::StorageConcurrency => Some("4"),
+            Self::StorageGraceHours => Some("24"),
         }
     }
 
@@ -138,6 +148,7 @@ impl SettingKey {
             Self::ToolsMirror => crate::pgtools::fetch::Mirror::parse(v)
                 .map(|_| v.to_string())
                 .map_err(|e| ValidationError::new(field, e.to_string())),
+            Self::StorageGraceHours => number(field, v, 0, 8760),
         }
     }
 }

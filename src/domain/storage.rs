@@ -111,6 +111,67 @@ pub fn validate_storage_url(field: &'static str, url: &str) -> Result<String, Va
     }
 }
 
+/// The path of an `http(s)://host[:port]/path` URL, without a trailing `/`
+/// (`""` for none).
+fn url_path(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    rest.find('/')
+        .map_or("", |i| &rest[i..])
+        .trim_end_matches('/')
+}
+
+/// The Storage REST path a gateway (Supabase's Kong, the hosted project URL)
+/// serves Storage under.
+pub const STORAGE_API_PATH: &str = "/storage/v1";
+
+/// True when `url` is Storage's S3-compatible endpoint
+/// (`.../storage/v1/s3`), which is not the REST API.
+pub fn is_storage_s3_endpoint(url: &str) -> bool {
+    url_path(url.trim())
+        .to_ascii_lowercase()
+        .ends_with("/storage/v1/s3")
+}
+
+/// Checks an `--api-url` the way people copy it: the API URL Supabase prints
+/// (`http://127.0.0.1:54321`, `https://<ref>.supabase.co`), the Storage URL
+/// under it (`.../storage/v1`) or a Storage server's own URL; a trailing `/`
+/// is dropped. Storage's S3 endpoint is refused with what to give instead.
+pub fn validate_api_url(url: &str) -> Result<String, ValidationError> {
+    let url = validate_storage_url("api_url", url)?;
+    if is_storage_s3_endpoint(&url) {
+        return Err(ValidationError::new(
+            "api_url",
+            format!(
+                "{url} is Storage's S3 endpoint, not its REST API: give --api-url the API URL \
+                 Supabase prints (`supabase status`: API URL, such as http://127.0.0.1:54321; \
+                 the dashboard: https://PROJECT.supabase.co), or use this endpoint with \
+                 --storage-s3-endpoint and the S3 keys"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// Where Storage's REST API may be, given the URL a person set, in the order
+/// to try: the URL itself when it ends in `/storage/v1`; otherwise the
+/// gateway form (`<url>/storage/v1`, as `supabase status` and the dashboard
+/// print the base) first, then the URL itself (a Storage server reached
+/// directly serves the API at its root).
+pub fn storage_api_candidates(url: &str) -> Vec<String> {
+    let url = url.trim().trim_end_matches('/');
+    if url_path(url)
+        .to_ascii_lowercase()
+        .ends_with(STORAGE_API_PATH)
+    {
+        vec![url.to_string()]
+    } else {
+        vec![format!("{url}{STORAGE_API_PATH}"), url.to_string()]
+    }
+}
+
 /// Checks a bucket name given to `--storage-include`/`--storage-exclude`.
 pub fn validate_bucket_name(name: &str) -> Result<String, ValidationError> {
     let n = name.trim();
@@ -181,12 +242,51 @@ mod tests {
     }
 
     #[test]
+    fn the_api_url_is_tried_as_printed_then_as_a_storage_server() {
+        assert_eq!(
+            storage_api_candidates("http://127.0.0.1:54321"),
+            [
+                "http://127.0.0.1:54321/storage/v1",
+                "http://127.0.0.1:54321"
+            ]
+        );
+        assert_eq!(
+            storage_api_candidates("https://abc.supabase.co/"),
+            [
+                "https://abc.supabase.co/storage/v1",
+                "https://abc.supabase.co"
+            ]
+        );
+        assert_eq!(
+            storage_api_candidates("https://abc.supabase.co/storage/v1/"),
+            ["https://abc.supabase.co/storage/v1"]
+        );
+        assert_eq!(
+            storage_api_candidates("http://gw.local/supabase/STORAGE/V1"),
+            ["http://gw.local/supabase/STORAGE/V1"]
+        );
+        assert!(is_storage_s3_endpoint(
+            "https://abc.storage.supabase.co/storage/v1/s3"
+        ));
+        assert!(!is_storage_s3_endpoint("https://s3.example.com"));
+        assert!(!is_storage_s3_endpoint(
+            "https://abc.supabase.co/storage/v1"
+        ));
+    }
+
+    #[test]
     fn fields_are_checked() {
         assert_eq!(
             validate_storage_url("api_url", " http://127.0.0.1:5000/ ").unwrap(),
             "http://127.0.0.1:5000"
         );
         assert!(validate_storage_url("api_url", "ftp://x").is_err());
+        assert_eq!(
+            validate_api_url("http://127.0.0.1:54321/").unwrap(),
+            "http://127.0.0.1:54321"
+        );
+        let e = validate_api_url("https://abc.storage.supabase.co/storage/v1/s3/").unwrap_err();
+        assert!(e.rule.contains("--storage-s3-endpoint"), "{}", e.rule);
         assert!(validate_bucket_name("a/b").is_err());
         let s3 = StorageS3 {
             endpoint: "https://x.storage.supabase.co/storage/v1/s3".into(),

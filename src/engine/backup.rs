@@ -10,8 +10,10 @@ use crate::domain::{
 use crate::engine::cancel::or_cancel;
 use crate::engine::child::{ToolRun, run_killable};
 use crate::engine::dump::{DumpOutput, PartSink, SectionSplit, run_dump};
+use crate::engine::lease::{Lease, LeaseRecord};
 use crate::engine::platform;
 use crate::engine::profile::{dump_args, roles_args};
+use crate::engine::remote::{Remote, RemoteConfig};
 use crate::engine::set::{self, Details, Manifest, Sealing, SetWriter};
 use crate::engine::sqlfilter::{DataFilter, RolesFilter, SchemaFilter};
 use crate::engine::sqlstream::{LineFilter, Sink};
@@ -117,9 +119,21 @@ impl Unlocked {
                 req.kind
             ),
         );
-        let outcome = self
-            .run_backup(&project, &req, &options, &mut record, &progress, &cancel)
-            .await;
+        let outcome = match self
+            .local_write_lease(&project, &req, &options, &final_dir, &progress, &cancel)
+            .await
+        {
+            Ok(lease) => {
+                let outcome = self
+                    .run_backup(&project, &req, &options, &mut record, &progress, &cancel)
+                    .await;
+                if let Some(lease) = lease {
+                    lease.release().await;
+                }
+                outcome
+            }
+            Err(e) => Err(e),
+        };
         record.finished_at = Some(Utc::now());
         match outcome {
             Ok(()) => record.status = BackupStatus::Completed,
@@ -163,6 +177,53 @@ impl Unlocked {
         }
         progress.finish();
         Ok(record)
+    }
+
+    /// For a backup with Storage files: a lease in the backup folder (which
+    /// another process or machine may share), held until the set that
+    /// refers to its stored files is complete, so their collection leaves
+    /// them alone; waits while one runs there.
+    async fn local_write_lease(
+        &self,
+        project: &Project,
+        req: &BackupRequest,
+        options: &BackupOptions,
+        final_dir: &std::path::Path,
+        progress: &Arc<Progress>,
+        cancel: &CancelToken,
+    ) -> Result<Option<Lease>, EngineError> {
+        if !req.kind.has_storage() || options.no_storage || !self.storage_access(project)?.is_some()
+        {
+            return Ok(None);
+        }
+        let Some(project_dir) = final_dir.parent() else {
+            return Ok(None);
+        };
+        let root = project_dir.parent().unwrap_or(project_dir);
+        let place = format!("the backup folder {}", root.display());
+        if !root.is_dir() {
+            set::codec::private_dir(root)
+                .map_err(|e| EngineError::io("cannot create the backup folder", root, e))?;
+        }
+        let remote = Remote::open(RemoteConfig::Folder {
+            path: root.to_path_buf(),
+        })
+        .map_err(|e| EngineError::Failed(format!("{place}: {e}")))?;
+        let slug = project_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let p = progress.clone();
+        let waiting = move |r: &LeaseRecord| {
+            p.set_current(format!(
+                "waiting: {} is removing unused stored files",
+                r.describe()
+            ))
+        };
+        Lease::for_writing(&remote, &slug, cancel, &waiting)
+            .await
+            .map(Some)
+            .map_err(|e| e.at(&place))
     }
 
     async fn run_backup(

@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::engine::cancel::unless_cancelled;
 use crate::engine::destinations::remote_error;
+use crate::engine::lease::{Collecting, Lease, LeaseRecord};
 use crate::engine::remote::{Remote, RemoteError};
 use crate::engine::set::{self, MANIFEST, SUMS, SetRef};
 use crate::engine::storage::{OBJECTS_DIR, OBJECTS_LIST, parse_objects_list, read_objects_list};
@@ -37,6 +38,15 @@ pub fn remote_prefix(b: &Backup) -> String {
             .unwrap_or_default()
     };
     format!("{}/{}", name(b.path.parent()), name(Some(b.path.as_path())))
+}
+
+/// The folder name (slug) of a backup's project, as at a destination.
+pub(crate) fn project_slug(b: &Backup) -> String {
+    b.path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The key prefix of a project's stored Storage files at a destination:
@@ -402,6 +412,71 @@ impl Unlocked {
         unless_cancelled(cancel, remote.reachable())
             .await?
             .map_err(|e| remote_error(d, e))?;
+        // Its Storage files are there before the `objects.txt` that refers
+        // to them: a lease keeps another machine's collection off them.
+        let lease = if objects.is_empty() {
+            None
+        } else {
+            Some(self.write_lease(&remote, d, b, progress, cancel).await?)
+        };
+        let sent = self
+            .send_set(
+                b,
+                d,
+                &remote,
+                (&files, &expected, &objects),
+                progress,
+                cancel,
+            )
+            .await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        sent
+    }
+
+    /// Takes the lease a copy holds at `d` while it writes, waiting while
+    /// another machine removes unused stored files there.
+    async fn write_lease(
+        &self,
+        remote: &Remote,
+        d: &Destination,
+        b: &Backup,
+        progress: &Arc<Progress>,
+        cancel: &CancelToken,
+    ) -> Result<Lease, EngineError> {
+        let slug = project_slug(b);
+        let p = progress.clone();
+        let name = d.name.clone();
+        let waiting = move |r: &LeaseRecord| {
+            p.set_current(format!(
+                "waiting at {name}: {} is removing unused stored files",
+                r.describe()
+            ))
+        };
+        Lease::for_writing(remote, &slug, cancel, &waiting)
+            .await
+            .map_err(|e| e.at(&format!("destination \"{}\"", d.name)))
+    }
+
+    /// The copy itself, once the destination answers: the Storage files not
+    /// there yet, the set's files, `SHA256SUMS` last, then the listing
+    /// compared with what was sent. Returns the bytes of the set.
+    #[allow(clippy::type_complexity)]
+    async fn send_set(
+        &self,
+        b: &Backup,
+        d: &Destination,
+        remote: &Remote,
+        (files, expected, objects): (
+            &[(String, u64)],
+            &BTreeMap<&str, &str>,
+            &[(String, PathBuf, u64, String)],
+        ),
+        progress: &Arc<Progress>,
+        cancel: &CancelToken,
+    ) -> Result<u64, EngineError> {
+        let remote = remote.clone();
         let prefix = remote_prefix(b);
         let objects_prefix = remote_objects_prefix(b);
         let sums_key = format!("{prefix}/{SUMS}");
@@ -447,7 +522,8 @@ impl Unlocked {
             done += size;
             progress.set_read(done);
         }
-        for (file, size) in &files {
+        crate::engine::hold::hold_point("copy-objects").await;
+        for (file, size) in files {
             let key = format!("{prefix}/{file}");
             let path = b.path.join(file);
             let sent = self
@@ -879,19 +955,40 @@ impl Unlocked {
     }
 
     /// After a set's copy at `d` was deleted: deletes the stored Storage
-    /// files there that no remaining set of the project refers to. Returns
-    /// how many went.
+    /// files there that no remaining set of the project refers to and that
+    /// are older than the grace period, unless another machine's backup or
+    /// copy holds a lease there (then nothing is deleted).
     async fn collect_remote_objects(
         &self,
         remote: &Remote,
         d: &Destination,
         b: &Backup,
-    ) -> Result<usize, EngineError> {
+    ) -> Result<RemoteCollected, EngineError> {
+        let slug = project_slug(b);
+        let lease = match Lease::for_collecting(remote, &slug).await {
+            Ok(Collecting::Go(lease)) => lease,
+            Ok(Collecting::Busy(writer)) => return Ok(RemoteCollected::Busy(writer)),
+            Err(e) => return Err(e.at(&format!("destination \"{}\"", d.name))),
+        };
+        let grace = self.storage_grace()?;
+        let outcome = self.delete_unreferenced(remote, d, b, grace).await;
+        lease.release().await;
+        outcome
+    }
+
+    /// The deletion itself, under a collection lease.
+    async fn delete_unreferenced(
+        &self,
+        remote: &Remote,
+        d: &Destination,
+        b: &Backup,
+        grace: chrono::Duration,
+    ) -> Result<RemoteCollected, EngineError> {
         let objects_prefix = remote_objects_prefix(b);
-        let slug = objects_prefix.split('/').next().unwrap_or_default();
+        let slug = project_slug(b);
         let err = |e| remote_error(d, e);
         let mut referenced = BTreeSet::new();
-        for name in remote.list_dirs(slug).await.map_err(err)? {
+        for name in remote.list_dirs(&slug).await.map_err(err)? {
             if name == OBJECTS_DIR || name.starts_with('.') {
                 continue;
             }
@@ -908,17 +1005,38 @@ impl Unlocked {
                 Err(e) => return Err(err(e)),
             }
         }
-        let mut removed = 0;
+        let (mut removed, mut young) = (0, 0);
         let inside = format!("{objects_prefix}/");
+        let now = Utc::now();
         for o in remote.list(&objects_prefix).await.map_err(err)? {
             let name = o.key.strip_prefix(&inside).unwrap_or(&o.key);
-            if !referenced.contains(name) {
-                remote.delete(&o.key).await.map_err(err)?;
-                removed += 1;
+            if referenced.contains(name) {
+                continue;
             }
+            // Unknown age counts as young: kept.
+            if o.modified.is_none_or(|m| now - m < grace) {
+                young += 1;
+                continue;
+            }
+            remote.delete(&o.key).await.map_err(err)?;
+            removed += 1;
         }
-        Ok(removed)
+        Ok(RemoteCollected::Done { removed, young })
     }
+}
+
+/// What a collection at a destination did.
+enum RemoteCollected {
+    /// Removed `removed` unreferenced stored files; kept `young` others
+    /// younger than the grace period.
+    Done {
+        /// Deleted.
+        removed: usize,
+        /// Kept for their age.
+        young: usize,
+    },
+    /// Did nothing: a backup or copy holds a lease there.
+    Busy(LeaseRecord),
 }
 
 /// Errors worth trying again after a pause (the network, the disk), not
@@ -1021,7 +1139,7 @@ impl Unlocked {
             .await
             .map_err(|e| EngineError::Failed(e.to_string()))??;
         if removal.local {
-            self.collect_storage_after_removal(&b);
+            self.collect_storage_after_removal(&b).await;
         }
         if removal.failed.is_empty() {
             self.catalog().delete_backup(id)?;
@@ -1059,13 +1177,35 @@ impl Unlocked {
     /// removal itself succeeded either way).
     async fn log_collected_remote(&self, remote: &Remote, d: &Destination, b: &Backup) {
         match self.collect_remote_objects(remote, d, b).await {
-            Ok(0) => {}
-            Ok(n) => self.log(
+            Ok(RemoteCollected::Done { removed, young }) => {
+                let mut said = Vec::new();
+                if removed > 0 {
+                    said.push(format!(
+                        "removed {removed} stored Storage file(s) at \"{}\" no backup refers to \
+                         any more",
+                        d.name
+                    ));
+                }
+                if young > 0 {
+                    said.push(format!(
+                        "kept {young} unused stored Storage file(s) at \"{}\" younger than \
+                         storage-grace-hours ({} h): a later deletion removes them",
+                        d.name,
+                        self.storage_grace().map(|g| g.num_hours()).unwrap_or(24)
+                    ));
+                }
+                if !said.is_empty() {
+                    self.log(Level::Info, Some(b.project_id), said.join("; "));
+                }
+            }
+            Ok(RemoteCollected::Busy(writer)) => self.log(
                 Level::Info,
                 Some(b.project_id),
                 format!(
-                    "removed {n} stored Storage file(s) at \"{}\" no backup refers to any more",
-                    d.name
+                    "unused stored Storage files at \"{}\" were left alone: {} is writing \
+                     there; a later deletion removes them",
+                    d.name,
+                    writer.describe()
                 ),
             ),
             Err(e) => self.log(

@@ -45,7 +45,7 @@ impl Engine {
     /// Deletes a backup's folder, then its record, then the stored Storage
     /// files no remaining set of its project refers to. A running backup
     /// cannot be deleted (cancel it first).
-    pub fn delete_backup(&self, id: BackupId) -> Result<Backup, EngineError> {
+    pub async fn delete_backup(&self, id: BackupId) -> Result<Backup, EngineError> {
         let b = self.backup_record(id)?;
         if b.status == BackupStatus::Running {
             return Err(EngineError::Failed(format!(
@@ -60,7 +60,7 @@ impl Engine {
             Some(b.project_id),
             format!("backup {} of \"{}\" deleted", b.id.short(), b.project_name),
         );
-        self.collect_storage_after_removal(&b);
+        self.collect_storage_after_removal(&b).await;
         Ok(b)
     }
 }

@@ -86,6 +86,8 @@ pub struct ObjectInfo {
     pub key: String,
     /// Its size in bytes.
     pub size: u64,
+    /// When it was last written, when the destination says.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A destination opened. Cheap to clone; clones share the HTTP client.

@@ -112,6 +112,16 @@ impl Engine {
             .unwrap_or(4))
     }
 
+    /// How old an unreferenced stored Storage file must be before it is
+    /// removed (`storage-grace-hours`, default a day).
+    pub fn storage_grace(&self) -> Result<chrono::Duration, EngineError> {
+        Ok(chrono::Duration::hours(
+            self.setting(SettingKey::StorageGraceHours)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(24),
+        ))
+    }
+
     /// Backups running at once, all projects together.
     pub fn concurrency(&self) -> Result<usize, EngineError> {
         Ok(self

@@ -48,6 +48,10 @@ pub struct StorageTest {
     pub kind: &'static str,
     /// In words: where and which key (masked), or why there is none.
     pub access: String,
+    /// The URL its requests go to: the S3 endpoint, or the Storage REST
+    /// API found under the API URL as set (`<url>/storage/v1` for the
+    /// URL Supabase prints). `None` when it was not reached.
+    pub url: Option<String>,
     /// The buckets the access sees.
     pub buckets: Vec<String>,
     /// Why it could not list them.
@@ -130,12 +134,16 @@ impl Unlocked {
         let mut test = StorageTest {
             kind: access.kind(),
             access: access.describe(),
+            url: None,
             buckets: Vec::new(),
             error: None,
         };
         match Client::open(&access) {
             Ok(Some(client)) => match client.list_buckets().await {
-                Ok(found) => test.buckets = found.into_iter().map(|b| b.name).collect(),
+                Ok(found) => {
+                    test.url = Some(client.url());
+                    test.buckets = found.into_iter().map(|b| b.name).collect();
+                }
                 Err(e) => test.error = Some(e.to_string()),
             },
             Ok(None) => {}

@@ -278,13 +278,13 @@ fn set_dir(record: &Value) -> PathBuf {
     PathBuf::from(record["path"].as_str().unwrap())
 }
 
-fn id(record: &Value) -> String {
+pub(crate) fn id(record: &Value) -> String {
     record["id"].as_str().unwrap()[..8].to_string()
 }
 
 /// Runs and returns the run with its JSON, which must be a completed backup.
 #[track_caller]
-fn backup(sb: &Sb, args: &[&str]) -> (Run, Value) {
+pub(crate) fn backup(sb: &Sb, args: &[&str]) -> (Run, Value) {
     let mut all = vec!["backup"];
     all.extend_from_slice(args);
     all.push("--json");
@@ -510,15 +510,21 @@ fn s3_files_are_backed_up_once_incrementally_verified_and_collected() {
     let (_, b5) = backup(&sb, &["Shop", "--no-storage", "--profile", "postgres"]);
     assert!(b5.get("storage").is_none() && !set_dir(&b5).join("objects.txt").exists());
 
-    // Deleting sets removes the stored files no remaining set refers to:
-    // the old readme goes only with the last set that had it.
+    // Deleting sets removes the stored files no remaining set refers to,
+    // once they are older than storage-grace-hours: the old readme goes
+    // only with the last set that had it, and not while it is young.
     let old = stored_name(&store, &old_readme);
     sb.run(&["backup-delete", &id(&b1), "--yes"]).ok();
     assert!(store.join(&old).is_file(), "backup 2 still refers to it");
     sb.run(&["backup-delete", &id(&b2), "--yes"]).ok();
-    assert!(!store.join(&old).exists(), "no set refers to it any more");
-    assert_eq!(stored_files(&store).len() as u64, total);
+    assert!(
+        store.join(&old).is_file(),
+        "younger than storage-grace-hours (24 by default)"
+    );
+    sb.run(&["settings", "set", "storage-grace-hours", "0"])
+        .ok();
     sb.run(&["backup-delete", &id(&b5), "--yes"]).ok();
+    assert!(!store.join(&old).exists(), "no set refers to it any more");
     assert_eq!(
         stored_files(&store).len() as u64,
         total,
@@ -779,7 +785,7 @@ fn a_server_dying_mid_download_keeps_no_set_and_the_next_backup_resumes() {
 }
 
 /// The REST fixture: (bucket, name, bytes, content type, cache control, metadata).
-fn rest_fixture(server: &RestServer, docs: usize) -> usize {
+pub(crate) fn rest_fixture(server: &RestServer, docs: usize) -> usize {
     server.create_bucket(
         "avatars",
         true,
@@ -1219,7 +1225,10 @@ fn storage_files_go_with_copies_and_restore_on_a_fresh_machine() {
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(snapshot(&rt, &dst, &buckets), want, "nothing was touched");
 
-    // Deleting the sets deletes what only they referred to, there too.
+    // Deleting the sets deletes what only they referred to, there too
+    // (at once: no grace period here).
+    sb.run(&["settings", "set", "storage-grace-hours", "0"])
+        .ok();
     sb.run(&["backup-delete", &id(&b1), "--yes"]).ok();
     assert_eq!(stored_files(&local).len(), second.len() - 1);
     assert_eq!(stored_or_none(&remote_store), stored_files(&local));

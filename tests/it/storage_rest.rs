@@ -1,6 +1,9 @@
 //! A small local HTTP server for the tests of the REST path. It implements
 //! ONLY the documented endpoints of Supabase Storage's REST API, as the
-//! Storage server serves them at `/` (a gateway adds `/storage/v1`):
+//! Storage server serves them at `/`, or ([`Mount::Gateway`]) as Supabase's
+//! gateway does (Kong, at the API URL `supabase status` prints): under
+//! `/storage/v1`, anything else answered with Kong's "no Route matched"; or
+//! ([`Mount::Html`]) a web site answering every path with an HTML page.
 //!
 //! - `GET /bucket`, `POST /bucket` (`name`, `id`, `public`,
 //!   `file_size_limit`, `allowed_mime_types`; an existing one: Duplicate/409)
@@ -61,9 +64,23 @@ pub struct Bucket {
     pub objects: BTreeMap<String, Obj>,
 }
 
+/// Where the API is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mount {
+    /// At `/`, as the Storage server itself.
+    #[default]
+    Root,
+    /// Under `/storage/v1` only, as behind Kong; other paths answer 404
+    /// `{"message":"no Route matched with those values"}`.
+    Gateway,
+    /// No API: every path answers a web page (a site's URL given by mistake).
+    Html,
+}
+
 #[derive(Default)]
 struct State {
     buckets: BTreeMap<String, Bucket>,
+    mount: Mount,
     /// list-v2 answers (newer tenants) or not.
     v2: bool,
     /// Statuses to answer the next object downloads with (then normal).
@@ -213,6 +230,11 @@ impl RestServer {
     /// Turns list-v2 on (newer tenants) or off.
     pub fn set_v2(&self, on: bool) {
         self.state.lock().unwrap().v2 = on;
+    }
+
+    /// Serves the API there (see [`Mount`]).
+    pub fn set_mount(&self, mount: Mount) {
+        self.state.lock().unwrap().mount = mount;
     }
 
     /// Every request line served.
@@ -432,11 +454,29 @@ fn listed(name: &str, o: &Obj) -> Value {
 fn handle(req: &Req, state: &Mutex<State>, key: &str) -> Resp {
     let mut st = state.lock().unwrap();
     st.requests.push(format!("{} {}", req.method, req.path));
+    let full = req.path.split('?').next().unwrap_or("");
+    let path = match (st.mount, full.strip_prefix("/storage/v1")) {
+        (Mount::Html, _) => {
+            return Resp {
+                status: 200,
+                headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+                body: b"<!DOCTYPE html><html><head><title>Acme</title></head><body>Welcome</body></html>"
+                    .to_vec(),
+            };
+        }
+        (Mount::Root, _) => full.to_string(),
+        (Mount::Gateway, Some(rest)) if rest.starts_with('/') => rest.to_string(),
+        (Mount::Gateway, _) => {
+            return json_resp(
+                404,
+                json!({"message": "no Route matched with those values"}),
+            );
+        }
+    };
     let bearer = req.header("authorization") == Some(&format!("Bearer {key}"));
     if !bearer || req.header("apikey") != Some(key) {
         return error(403, "Unauthorized", "invalid signature");
     }
-    let path = req.path.split('?').next().unwrap_or("").to_string();
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let segs: Vec<&str> = path.trim_start_matches('/').splitn(3, '/').collect();
     match (req.method.as_str(), segs.as_slice()) {

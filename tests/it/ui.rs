@@ -60,9 +60,22 @@ fn click(h: &mut Harness<'static, SupabackupApp>, label: &str) {
     // Let the layout settle (a modal re-centres as its content changes), so
     // the click lands where the widget is painted.
     settle(h, label);
+    // Scrolled into view first, as a person would (a long Settings page).
+    crate::ui_standin::scroll_into_view(h, label);
     h.get_all_by_label(label)
         .next()
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Opens the actions menu ("…") of the history's top row and clicks `item`.
+fn top_row_action(h: &mut Harness<'static, SupabackupApp>, item: &str) {
+    click(h, supabackup::app::ACTIONS);
+    h.get_all_by_label(item)
+        .last()
+        .unwrap_or_else(|| panic!("no {item:?} in the row's menu"))
         .click();
     h.step();
     h.step();
@@ -256,8 +269,8 @@ fn a_backup_runs_with_live_progress_and_lands_in_the_history() {
     assert_eq!(b.rows, 30000);
     assert!(h.query_by_label("completed").is_some());
     assert!(toast_contains(h.state(), "completed (30,000 rows)"));
-    // Verify from the row.
-    click(&mut h, "Verify");
+    // Verify from the row's menu.
+    top_row_action(&mut h, "Verify");
     step_until(&mut h, "the verify", |a| toast_contains(a, "is intact"));
 }
 
@@ -305,7 +318,7 @@ fn restoring_over_a_database_asks_for_its_typed_name() {
     let mut h = app(&sb);
     unlock(&mut h);
     click(&mut h, "Backups");
-    click(&mut h, "Restore…");
+    top_row_action(&mut h, "Restore…");
     // Restore into the project's own database: fill the URL from it.
     click(&mut h, "Fill from project");
     h.get_by_role_and_label(egui::accesskit::Role::Button, "P")
@@ -483,7 +496,7 @@ fn an_encrypted_project_backs_up_tagged_and_restores_with_the_identity_file() {
     // Restored into an empty database: the vault holds no identity, the
     // dialog asks; a wrong one is refused with the target untouched.
     let restore_with = |h: &mut Harness<'static, SupabackupApp>, identity: &std::path::Path| {
-        click(h, "Restore…");
+        top_row_action(h, "Restore…");
         retype(h, "Target database URL", &pg.url("copy"));
         assert!(h.get_by_label("Restore").accesskit_node().is_disabled());
         type_into(h, "Identity file path", identity.to_str().unwrap());
@@ -521,6 +534,11 @@ fn a_folder_destination_added_in_the_window_gets_a_copy_of_each_backup_and_loses
     // Settings > Destinations: a folder, tested by the engine, then added.
     click(&mut h, "Settings");
     click(&mut h, "Add destination…");
+    assert!(
+        h.state().state.destination_form.is_some(),
+        "the form did not open: {:?}",
+        h.query_by_label("Add destination…").map(|n| n.rect())
+    );
     click(&mut h, "A folder");
     type_into(&mut h, "Destination name", "nas");
     type_into(&mut h, "Folder", nas.to_str().unwrap());
@@ -566,7 +584,7 @@ fn a_folder_destination_added_in_the_window_gets_a_copy_of_each_backup_and_loses
         .join(b.path.file_name().unwrap());
     assert!(copy.join("SHA256SUMS").is_file(), "{}", copy.display());
     // The copy is verified where it is, from the details view.
-    click(&mut h, "Details");
+    top_row_action(&mut h, "Details");
     click(&mut h, "Verify copy at nas");
     step_until(&mut h, "the copy verified", |a| {
         a.state

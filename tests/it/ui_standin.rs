@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 mod details;
 mod offsite;
 mod storage;
+mod table;
 mod tools;
 mod window;
 
@@ -152,12 +153,66 @@ pub fn screen_text(h: &H) -> String {
 /// (a modal re-centres as its content changes).
 fn click(h: &mut H, label: &str) {
     settle(h, label);
+    // Scrolled into view first, as a person would (a long Settings page).
+    crate::ui_standin::scroll_into_view(h, label);
     h.get_all_by_label(label)
         .next()
         .unwrap_or_else(|| panic!("no widget labelled {label:?}"))
         .click();
     h.step();
     h.step();
+}
+
+/// Opens the actions menu ("…") of the history's row `row` (0: the top
+/// one) and clicks `item` in it.
+fn row_action(h: &mut H, row: usize, item: &str) {
+    open_row_menu(h, row);
+    h.get_all_by_label(item)
+        .last()
+        .unwrap_or_else(|| panic!("no {item:?} in the row's menu"))
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Opens the actions menu ("…") of the history's row `row`.
+fn open_row_menu(h: &mut H, row: usize) {
+    settle(h, supabackup::app::ACTIONS);
+    h.get_all_by_label(supabackup::app::ACTIONS)
+        .nth(row)
+        .unwrap_or_else(|| panic!("no row {row} in the history"))
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Scrolls the panel holding the widget labelled `label` until the widget
+/// is well inside the window, clear of the status bar at its foot (100 px
+/// per step, as a mouse wheel would), or the panel scrolls no further.
+pub fn scroll_into_view<S>(h: &mut Harness<'_, S>, label: &str) {
+    let mut last = None;
+    for _ in 0..60 {
+        let Some(node) = h.query_all_by_label(label).next() else {
+            return;
+        };
+        let (rect, screen) = (node.rect(), h.ctx.content_rect());
+        if rect.bottom() <= screen.bottom() - 120.0 || last == Some(rect) {
+            return;
+        }
+        last = Some(rect);
+        // The wheel over the middle of the window: the panel under it scrolls.
+        let middle = screen.center();
+        h.event(egui::Event::PointerMoved(middle));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -100.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::default(),
+        });
+        h.step();
+        h.step();
+    }
 }
 
 /// Steps frames until the widget labelled `label` stays where it is: a
@@ -455,12 +510,12 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
     h.check_accessibility();
-    // Newest first: the second Verify is the older backup's; the failed
-    // one has none.
-    assert_eq!(h.get_all_by_label("Verify").count(), 2);
-    h.get_all_by_label("Verify").nth(1).unwrap().click();
-    h.step();
-    h.step();
+    // Newest first: the second row is the older backup's; the failed
+    // one's Verify is off.
+    assert_eq!(h.get_all_by_label(supabackup::app::ACTIONS).count(), 3);
+    open_row_menu(&mut h, 2);
+    assert!(h.get_by_label("Verify").accesskit_node().is_disabled());
+    row_action(&mut h, 1, "Verify");
     match one_sent(&engine) {
         Command::Verify(id, keys) => {
             assert_eq!(id, older.id);
@@ -468,7 +523,7 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
         }
         _ => panic!("Verify expected"),
     }
-    click(&mut h, "Delete");
+    row_action(&mut h, 2, "Delete…");
     assert_eq!(
         h.state().state.confirm,
         Some(Confirm::DeleteBackup(
@@ -478,7 +533,6 @@ fn a_rows_verify_sends_that_rows_backup_and_delete_waits_for_confirmation() {
     );
     nothing_sent(&engine, "asking to delete");
     assert!(h.query_by_label("Delete backup?").is_some());
-    // The dialog's button comes after the row's.
     h.get_all_by_label("Delete").last().unwrap().click();
     h.step();
     h.step();
@@ -497,7 +551,7 @@ fn restore_fills_the_url_from_a_project_and_confirms_by_the_typed_name() {
     data.backups = vec![b.clone()];
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
-    click(&mut h, "Restore…");
+    row_action(&mut h, 0, "Restore…");
     assert!(h.state().state.restore_dialog.is_some());
     // "Fill from project" asks the engine for that project's URL...
     h.get_by_label("Fill from project").click();
@@ -1106,11 +1160,9 @@ fn an_encrypted_set_is_tagged_and_restoring_it_without_vault_keys_asks_for_the_i
     );
     // Verify of the set that is not encrypted goes at once; of the
     // encrypted one, the dialog offers the identity (optional).
-    h.get_all_by_label("Verify").nth(1).unwrap().click();
-    h.step();
-    h.step();
+    row_action(&mut h, 1, "Verify");
     assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == plain.id && k.is_empty()));
-    click(&mut h, "Verify");
+    row_action(&mut h, 0, "Verify");
     nothing_sent(&engine, "opening the verify dialog");
     assert!(
         h.query_by_label_contains(&key).is_some(),
@@ -1125,7 +1177,7 @@ fn an_encrypted_set_is_tagged_and_restoring_it_without_vault_keys_asks_for_the_i
     assert!(matches!(one_sent(&engine), Command::Verify(id, k) if id == locked.id && k.is_empty()));
     assert!(h.state().state.restore_dialog.is_none());
 
-    click(&mut h, "Restore…");
+    row_action(&mut h, 0, "Restore…");
     h.check_accessibility();
     assert!(
         h.query_by_label_contains("Restoring asks for the identity file")

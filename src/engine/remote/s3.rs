@@ -258,6 +258,7 @@ impl S3 {
             .map_ok(|meta| ObjectInfo {
                 key: meta.location.to_string(),
                 size: meta.size,
+                modified: Some(meta.last_modified),
             })
             .try_collect()
             .await

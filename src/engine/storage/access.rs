@@ -4,7 +4,7 @@
 use super::{Access, RestAccess, S3Access};
 use crate::domain::{
     ConnInfo, Level, Project, ProjectId, SecretSlot, StorageS3, StorageSettings, ValidationError,
-    derived_api_url, validate_bucket_name, validate_storage_s3, validate_storage_url,
+    derived_api_url, validate_api_url, validate_bucket_name, validate_storage_s3,
 };
 use crate::engine::{EngineError, Unlocked};
 use serde::Serialize;
@@ -37,7 +37,7 @@ impl StoragePatch {
     /// field and the secret given), so a project is not added half-set.
     pub fn check_new(&self) -> Result<(), EngineError> {
         if let Some(Some(url)) = &self.api_url {
-            validate_storage_url("api_url", url)?;
+            validate_api_url(url)?;
         }
         if let Some(Some(s3)) = &self.s3 {
             validate_storage_s3(&StorageS3 {
@@ -177,7 +177,7 @@ impl Unlocked {
         let mut secret: Option<Option<Zeroizing<String>>> = None;
         if let Some(url) = patch.api_url {
             settings.api_url = match url.filter(|u| !u.trim().is_empty()) {
-                Some(u) => Some(validate_storage_url("api_url", &u)?),
+                Some(u) => Some(validate_api_url(&u)?),
                 None => None,
             };
         }

@@ -389,6 +389,7 @@ pub(crate) async fn run(ctx: RunCtx<'_>) -> Result<Outcome, EngineError> {
     }
     entries.sort_by(|a, b| (&a.bucket, &a.name).cmp(&(&b.bucket, &b.name)));
 
+    crate::engine::hold::hold_point("backup-objects").await;
     // The index and the list, once every stored file is on disk for good.
     progress.set_current("storage: writing the index");
     let mut index = StorageIndex::new(client.kind(), &client.describe(), settings_from);

@@ -121,6 +121,18 @@ pub enum ClientError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The URL answers, but not as Supabase Storage's REST API does.
+    #[error(
+        "{url} is not Supabase Storage's API URL: {why}. Give --api-url the API URL Supabase \
+         prints (`supabase status`: API URL, such as http://127.0.0.1:54321; the dashboard: \
+         https://PROJECT.supabase.co) or the Storage URL ending in /storage/v1"
+    )]
+    NotStorage {
+        /// The URL as set.
+        url: String,
+        /// What it answered, place by place.
+        why: String,
+    },
     /// Anything else, in words.
     #[error("{0}")]
     Other(String),
@@ -307,6 +319,15 @@ impl Client {
         match self {
             Self::S3(c) => c.describe(),
             Self::Rest(c) => c.describe(),
+        }
+    }
+
+    /// The URL requests go to: the S3 endpoint, or the Storage REST API's
+    /// URL (once a request found it under the URL as set).
+    pub fn url(&self) -> String {
+        match self {
+            Self::S3(c) => c.endpoint().to_string(),
+            Self::Rest(c) => c.url().to_string(),
         }
     }
 

@@ -6,6 +6,8 @@ use super::index::read_objects_list;
 use super::journal::compact;
 use super::store::{OBJECTS_DIR, parse_stored};
 use crate::domain::{Backup, Level};
+use crate::engine::lease::{Collecting, Lease};
+use crate::engine::remote::{Remote, RemoteConfig};
 use crate::engine::set::{MANIFEST, Manifest};
 use crate::engine::{Engine, EngineError};
 use serde::Serialize;
@@ -21,14 +23,22 @@ pub struct Collected {
     pub bytes: u64,
     /// Stored files kept (some set refers to them).
     pub kept: u64,
+    /// Stored files no set refers to, kept because they are younger than
+    /// the grace period (`storage-grace-hours`).
+    pub young: u64,
 }
 
 /// Removes the stored files under `<project_dir>/objects/` that no set in
-/// `project_dir` refers to, and their journal lines. A set whose manifest
-/// or `objects.txt` cannot be read stops it before anything is removed.
-/// Call it only while no backup of the project runs (its files are not
-/// referred to yet). Blocking.
-pub fn collect_unreferenced(project_dir: &Path) -> Result<Collected, EngineError> {
+/// `project_dir` refers to and that are older than `grace` (a backup still
+/// running somewhere has stored its files but not yet written the
+/// `objects.txt` that refers to them), and their journal lines. A set whose
+/// manifest or `objects.txt` cannot be read stops it before anything is
+/// removed. Call it only under a collection lease (no backup of the project
+/// runs). Blocking.
+pub fn collect_unreferenced(
+    project_dir: &Path,
+    grace: chrono::Duration,
+) -> Result<Collected, EngineError> {
     let store = project_dir.join(OBJECTS_DIR);
     let mut out = Collected::default();
     if !store.is_dir() {
@@ -53,6 +63,9 @@ pub fn collect_unreferenced(project_dir: &Path) -> Result<Collected, EngineError
             }
         }
     }
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(grace.to_std().unwrap_or_default())
+        .unwrap_or(std::time::UNIX_EPOCH);
     let subdirs = std::fs::read_dir(&store)
         .map_err(|e| EngineError::io("cannot read the Storage file store", &store, e))?;
     for sub in subdirs.flatten() {
@@ -73,7 +86,15 @@ pub fn collect_unreferenced(project_dir: &Path) -> Result<Collected, EngineError
                 out.kept += 1;
                 continue;
             }
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let Ok(meta) = f.metadata() else {
+                continue;
+            };
+            // Unknown age counts as young: kept.
+            if meta.modified().map_or(true, |m| m > cutoff) {
+                out.young += 1;
+                continue;
+            }
+            let len = meta.len();
             std::fs::remove_file(f.path())
                 .map_err(|e| EngineError::io("cannot remove the stored file", f.path(), e))?;
             out.removed += 1;
@@ -90,47 +111,99 @@ pub fn collect_unreferenced(project_dir: &Path) -> Result<Collected, EngineError
 
 impl Engine {
     /// After `removed` (a set) was deleted: removes the stored Storage
-    /// files of its project that no remaining set refers to. Skipped while
-    /// a backup of the project runs (the next removal collects them);
-    /// failures are logged, never returned: the removal itself succeeded.
-    pub fn collect_storage_after_removal(&self, removed: &Backup) -> Option<Collected> {
-        let project_dir = removed.path.parent()?;
+    /// files of its project that no remaining set refers to and that are
+    /// older than `storage-grace-hours`. Skipped while a backup of the
+    /// project runs here, or holds a lease in the backup folder (another
+    /// process or machine sharing it): the next removal collects them.
+    /// Failures are logged, never returned: the removal itself succeeded.
+    pub async fn collect_storage_after_removal(&self, removed: &Backup) -> Option<Collected> {
+        let project_dir = removed.path.parent()?.to_path_buf();
         if !project_dir.join(OBJECTS_DIR).is_dir() {
             return None;
         }
-        let lock = self.project_lock(removed.project_id);
+        let project = removed.project_id;
+        let lock = self.project_lock(project);
         let Ok(_quiet) = lock.try_lock() else {
             self.log(
                 Level::Info,
-                Some(removed.project_id),
+                Some(project),
                 "a backup of the project is running: its unused stored Storage files are removed \
                  at the next deletion or retention",
             );
             return None;
         };
-        match collect_unreferenced(project_dir) {
-            Ok(c) => {
-                if c.removed > 0 {
-                    self.log(
-                        Level::Info,
-                        Some(removed.project_id),
-                        format!(
-                            "removed {} stored Storage file(s) ({}) no backup refers to any more",
-                            c.removed,
-                            crate::domain::human_bytes(c.bytes)
-                        ),
-                    );
-                }
+        match self.local_collection(&project_dir).await {
+            Ok(Some(c)) => {
+                self.log_collected(project, &c);
                 Some(c)
             }
+            Ok(None) => None,
             Err(e) => {
                 self.log(
                     Level::Warning,
-                    Some(removed.project_id),
+                    Some(project),
                     format!("unused stored Storage files were not removed: {e}"),
                 );
                 None
             }
+        }
+    }
+
+    /// Collects in `project_dir` under a lease in its backup folder;
+    /// `Ok(None)` when another process's backup holds one there (logged).
+    async fn local_collection(&self, project_dir: &Path) -> Result<Option<Collected>, EngineError> {
+        let root = project_dir.parent().unwrap_or(project_dir).to_path_buf();
+        let slug = project_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let place = format!("the backup folder {}", root.display());
+        let remote = Remote::open(RemoteConfig::Folder { path: root })
+            .map_err(|e| EngineError::Failed(format!("{place}: {e}")))?;
+        let lease = match Lease::for_collecting(&remote, &slug).await {
+            Ok(Collecting::Go(lease)) => lease,
+            Ok(Collecting::Busy(writer)) => {
+                self.log(
+                    Level::Info,
+                    None,
+                    format!(
+                        "unused stored Storage files in {place} were left alone: {} is \
+                         writing there; a later deletion removes them",
+                        writer.describe()
+                    ),
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.at(&place)),
+        };
+        let grace = self.storage_grace()?;
+        let dir = project_dir.to_path_buf();
+        let outcome = tokio::task::spawn_blocking(move || collect_unreferenced(&dir, grace))
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()));
+        lease.release().await;
+        outcome?.map(Some)
+    }
+
+    fn log_collected(&self, project: crate::domain::ProjectId, c: &Collected) {
+        let mut said = Vec::new();
+        if c.removed > 0 {
+            said.push(format!(
+                "removed {} stored Storage file(s) ({}) no backup refers to any more",
+                c.removed,
+                crate::domain::human_bytes(c.bytes)
+            ));
+        }
+        if c.young > 0 {
+            said.push(format!(
+                "kept {} unused stored Storage file(s) younger than storage-grace-hours ({} h): \
+                 a later deletion removes them",
+                c.young,
+                self.storage_grace().map(|g| g.num_hours()).unwrap_or(24)
+            ));
+        }
+        if !said.is_empty() {
+            self.log(Level::Info, Some(project), said.join("; "));
         }
     }
 }
@@ -168,13 +241,17 @@ mod tests {
             format!("{}  {na}\n", "c".repeat(64)),
         )
         .unwrap();
-        let c = collect_unreferenced(project).unwrap();
+        // Young files stay, however unreferenced.
+        let c = collect_unreferenced(project, chrono::Duration::hours(24)).unwrap();
+        assert_eq!((c.removed, c.kept, c.young), (0, 1, 1));
+        assert!(project.join(OBJECTS_DIR).join(&nb).is_file());
+        let c = collect_unreferenced(project, chrono::Duration::zero()).unwrap();
         assert_eq!((c.removed, c.kept), (1, 1));
         assert!(project.join(OBJECTS_DIR).join(&na).is_file());
         assert!(!project.join(OBJECTS_DIR).join("bb").exists());
         // A damaged list stops it before anything goes.
         std::fs::write(set.join("objects.txt"), "garbage\n").unwrap();
-        assert!(collect_unreferenced(project).is_err());
+        assert!(collect_unreferenced(project, chrono::Duration::zero()).is_err());
         assert!(project.join(OBJECTS_DIR).join(&na).is_file());
     }
 }

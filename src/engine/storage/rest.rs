@@ -12,6 +12,7 @@ use super::client::{
     retry_after, save_body,
 };
 use super::text::{base64_encode, encode_component, encode_path};
+use crate::domain::{is_storage_s3_endpoint, storage_api_candidates};
 use crate::engine::storage::{BucketInfo, RestAccess};
 use reqwest::Method;
 use serde::Deserialize;
@@ -29,9 +30,12 @@ const PAGE: usize = 1000;
 #[derive(Clone)]
 pub struct RestClient {
     http: reqwest::Client,
-    base: String,
+    /// The URL as set (`--api-url`, or derived), without a trailing `/`.
+    given: String,
+    /// Where the API really is, found by the first request
+    /// ([`storage_api_candidates`]): `<given>/storage/v1` or `<given>`.
+    root: Arc<tokio::sync::OnceCell<String>>,
     key: Arc<Zeroizing<String>>,
-    target: String,
     /// The server answered that it has no list-v2: use list (v1).
     v1_only: Arc<AtomicBool>,
 }
@@ -60,29 +64,95 @@ impl RestClient {
         }
         Ok(Self {
             http: http_client()?,
-            target: format!("the Storage API at {base}"),
-            base,
+            given: base,
+            root: Arc::new(tokio::sync::OnceCell::new()),
             key: Arc::new(a.service_key.clone()),
             v1_only: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    /// Where it is, nothing secret.
+    /// Where it is, nothing secret: the Storage URL once found, else the
+    /// URL as set.
     pub(crate) fn describe(&self) -> String {
-        self.target.clone()
+        format!("the Storage API at {}", self.url())
     }
 
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    /// The Storage URL in use once a request found it, else the URL as set.
+    pub(crate) fn url(&self) -> &str {
+        self.root.get().map_or(&self.given, String::as_str)
+    }
+
+    /// The Storage URL: found by the first call (see [`Self::find_root`]).
+    pub(crate) async fn root(&self) -> Result<&str, ClientError> {
+        self.root
+            .get_or_try_init(|| self.find_root())
+            .await
+            .map(String::as_str)
+    }
+
+    /// Asks `GET /bucket` at each place the API may be
+    /// ([`storage_api_candidates`]) and keeps the first that answers as
+    /// Storage does: a bucket list, or the keys refused (the request that
+    /// follows says so in words). Anything else (a gateway's "no route", a
+    /// web page, an S3 endpoint's XML) is said, place by place.
+    async fn find_root(&self) -> Result<String, ClientError> {
+        if is_storage_s3_endpoint(&self.given) {
+            return Err(ClientError::NotStorage {
+                url: self.given.clone(),
+                why: "it is Storage's S3 endpoint, not its REST API (use it with \
+                      --storage-s3-endpoint and the S3 keys)"
+                    .into(),
+            });
+        }
+        let mut answers = Vec::new();
+        for candidate in storage_api_candidates(&self.given) {
+            let target = format!("the Storage API at {candidate}");
+            let r = self
+                .with_keys(self.http.get(format!("{candidate}/bucket")))
+                .send()
+                .await
+                .map_err(|e| ClientError::from_http(e, &target))?;
+            let (status, wait) = (r.status().as_u16(), retry_after(r.headers()));
+            let content_type = header(r.headers(), "content-type").unwrap_or_default();
+            let body = self.scrub(&r.text().await.unwrap_or_default());
+            if status == 429 || status >= 500 {
+                return Err(ClientError::Busy {
+                    target,
+                    status,
+                    detail: body.chars().take(200).collect(),
+                    retry_after: wait,
+                });
+            }
+            match storage_answer(status, &content_type, &body) {
+                Ok(()) => return Ok(candidate),
+                Err(what) => answers.push(format!("{candidate}/bucket answered {what}")),
+            }
+        }
+        Err(ClientError::NotStorage {
+            url: self.given.clone(),
+            why: answers.join("; "),
+        })
+    }
+
+    fn with_keys(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", **self.key))
             .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
         bearer.set_sensitive(true);
         let mut apikey = reqwest::header::HeaderValue::from_str(&self.key)
             .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
         apikey.set_sensitive(true);
-        self.http
-            .request(method, format!("{}{path}", self.base))
+        builder
             .header(reqwest::header::AUTHORIZATION, bearer)
             .header("apikey", apikey)
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let root = self.root().await?;
+        Ok(self.with_keys(self.http.request(method, format!("{root}{path}"))))
     }
 
     async fn send(
@@ -92,7 +162,7 @@ impl RestClient {
         builder
             .send()
             .await
-            .map_err(|e| ClientError::from_http(e, &self.target))
+            .map_err(|e| ClientError::from_http(e, &self.describe()))
     }
 
     fn scrub(&self, text: &str) -> String {
@@ -143,7 +213,7 @@ impl RestClient {
             (true, false) => message.clone(),
             (false, false) => format!("{error}: {message}"),
         };
-        let target = self.target.clone();
+        let target = self.describe();
         let what = match (bucket, name) {
             (Some(b), Some(n)) => format!("{b}/{n}"),
             (Some(b), None) => b.to_string(),
@@ -203,12 +273,14 @@ impl RestClient {
 
     /// `GET /bucket`.
     pub(crate) async fn list_buckets(&self) -> Result<Vec<BucketInfo>, ClientError> {
-        let r = self.send(self.request(Method::GET, "/bucket")).await?;
+        let r = self
+            .send(self.request(Method::GET, "/bucket").await?)
+            .await?;
         let r = self.check(r, None, None, "list the buckets").await?;
-        let found: Vec<RestBucket> = json_of(r, &self.target).await.map_err(|e| {
+        let found: Vec<RestBucket> = json_of(r, &self.describe()).await.map_err(|e| {
             ClientError::Other(format!(
                 "{} sent a bucket list it could not read: {e}",
-                self.target
+                self.describe()
             ))
         })?;
         Ok(found
@@ -263,6 +335,7 @@ impl RestClient {
                 let r = self
                     .send(
                         self.request(Method::POST, &path)
+                            .await?
                             .header(reqwest::header::CONTENT_TYPE, "application/json")
                             .body(body.to_string()),
                     )
@@ -275,13 +348,13 @@ impl RestClient {
                     }
                     return Err(self.error(status, &text, Some(bucket), None, "list", wait));
                 }
-                json_of::<Value>(r, &self.target)
+                json_of::<Value>(r, &self.describe())
                     .await
                     .map(Some)
                     .map_err(|e| {
                         ClientError::Other(format!(
                             "{} sent a listing it could not read: {e}",
-                            self.target
+                            self.describe()
                         ))
                     })
             })
@@ -328,15 +401,16 @@ impl RestClient {
                     let r = self
                         .send(
                             self.request(Method::POST, &path)
+                                .await?
                                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                                 .body(body.to_string()),
                         )
                         .await?;
                     let r = self.check(r, Some(bucket), None, "list").await?;
-                    json_of(r, &self.target).await.map_err(|e| {
+                    json_of(r, &self.describe()).await.map_err(|e| {
                         ClientError::Other(format!(
                             "{} sent a listing it could not read: {e}",
-                            self.target
+                            self.describe()
                         ))
                     })
                 })
@@ -375,7 +449,7 @@ impl RestClient {
         progress: ProgressFn<'_>,
     ) -> Result<Downloaded, ClientError> {
         let path = object_path("/object/authenticated", bucket, name);
-        let r = self.send(self.request(Method::GET, &path)).await?;
+        let r = self.send(self.request(Method::GET, &path).await?).await?;
         let r = self.check(r, Some(bucket), Some(name), "read").await?;
         let meta = Meta {
             content_type: header(r.headers(), "content-type"),
@@ -384,7 +458,7 @@ impl RestClient {
         };
         let etag = header(r.headers(), "etag");
         let expected = r.content_length();
-        let (size, sha256) = save_body(r, dest, expected, &self.target, progress).await?;
+        let (size, sha256) = save_body(r, dest, expected, &self.describe(), progress).await?;
         Ok(Downloaded {
             size,
             sha256,
@@ -400,6 +474,7 @@ impl RestClient {
         let r = self
             .send(
                 self.request(Method::GET, &path)
+                    .await?
                     .header("range", "bytes=0-0"),
             )
             .await?;
@@ -438,6 +513,7 @@ impl RestClient {
         let (body, len) = file_body(file).await?;
         let mut req = self
             .request(Method::POST, &object_path("/object", bucket, name))
+            .await?
             .header("x-upsert", "true")
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(
@@ -474,6 +550,7 @@ impl RestClient {
         let r = self
             .send(
                 self.request(Method::POST, "/bucket")
+                    .await?
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.to_string()),
             )
@@ -508,6 +585,7 @@ impl RestClient {
         let r = self
             .send(
                 self.request(Method::DELETE, &path)
+                    .await?
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(json!({ "prefixes": names }).to_string()),
             )
@@ -527,6 +605,45 @@ async fn json_of<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| ClientError::from_http(e, target).to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// Whether `GET <place>/bucket` answered as Storage does: `Ok` for a bucket
+/// list (a JSON array) or the keys refused in JSON (401/403, or Storage's
+/// HTTP 400 with that `statusCode`); otherwise what it answered, in words.
+fn storage_answer(status: u16, content_type: &str, body: &str) -> Result<(), String> {
+    let start = body.trim_start().get(..64).unwrap_or(body.trim_start());
+    let lower = start.to_ascii_lowercase();
+    let ct = content_type.to_ascii_lowercase();
+    if ct.contains("html") || lower.starts_with("<!doctype html") || lower.starts_with("<html") {
+        return Err(format!(
+            "with a web page (HTML, HTTP {status}), not Storage's JSON"
+        ));
+    }
+    if ct.contains("xml") || lower.starts_with("<?xml") || lower.starts_with("<error") {
+        return Err(format!(
+            "in XML (HTTP {status}), as an S3 endpoint does, not Storage's JSON"
+        ));
+    }
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        let said: String = body.chars().filter(|c| !c.is_control()).take(120).collect();
+        return Err(format!("HTTP {status} ({said}), not Storage's JSON"));
+    };
+    let inner = match &v["statusCode"] {
+        Value::String(s) => s.parse::<u16>().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        _ => None,
+    };
+    let refused =
+        matches!(status, 401 | 403) || (status == 400 && matches!(inner, Some(401 | 403)));
+    if ((200..300).contains(&status) && v.is_array()) || refused {
+        return Ok(());
+    }
+    let said = match (&v["message"], &v["error"]) {
+        (Value::String(m), _) if !m.is_empty() => m.clone(),
+        (_, Value::String(e)) if !e.is_empty() => e.clone(),
+        _ => "JSON that is not a bucket list".to_string(),
+    };
+    Err(format!("HTTP {status} ({said})"))
 }
 
 /// `{route}/{bucket}/{encoded name}`.
@@ -631,6 +748,50 @@ mod tests {
             r#"{"statusCode":"400","error":"x","message":"This feature is not available for your tenant"}"#
         ));
         assert!(!c.describe().contains("service-key-secret"));
+    }
+
+    #[test]
+    fn only_storage_answers_count_as_storage() {
+        assert!(storage_answer(200, "application/json", r#"[{"name":"a"}]"#).is_ok());
+        assert!(storage_answer(200, "application/json", "[]").is_ok());
+        // The keys refused: Storage's way (HTTP 400, the code inside) and Kong's.
+        assert!(
+            storage_answer(
+                400,
+                "application/json",
+                r#"{"statusCode":"403","error":"Unauthorized","message":"invalid signature"}"#
+            )
+            .is_ok()
+        );
+        assert!(
+            storage_answer(401, "application/json", r#"{"message":"Invalid API key"}"#).is_ok()
+        );
+        // Kong without a route there, the Storage server without one.
+        let e = storage_answer(
+            404,
+            "application/json",
+            r#"{"message":"no Route matched with those values"}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("HTTP 404 (no Route matched"), "{e}");
+        let e = storage_answer(
+            400,
+            "application/json",
+            r#"{"statusCode":"404","error":"not_found","message":"Route GET /storage/v1/bucket not found"}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("Route GET"), "{e}");
+        let e = storage_answer(200, "text/html", "<!DOCTYPE html><html></html>").unwrap_err();
+        assert!(e.contains("web page"), "{e}");
+        let e = storage_answer(
+            403,
+            "application/xml",
+            "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code></Error>",
+        )
+        .unwrap_err();
+        assert!(e.contains("S3 endpoint"), "{e}");
+        let e = storage_answer(200, "application/json", r#"{"ok":true}"#).unwrap_err();
+        assert!(e.contains("not a bucket list"), "{e}");
     }
 
     #[test]

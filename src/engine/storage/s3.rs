@@ -61,6 +61,11 @@ impl S3Client {
         })
     }
 
+    /// The endpoint, as set.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Where it is, nothing secret.
     pub(crate) fn describe(&self) -> String {
         self.target.clone()

@@ -31,7 +31,7 @@ fn a_failed_backups_long_error_is_wrapped_inside_the_window_whole_and_copyable()
     data.backups = vec![failed.clone()];
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
-    click(&mut h, "Details");
+    row_action(&mut h, 0, "Details");
     nothing_sent(&engine, "the details of a failed backup (no set to read)");
     assert!(
         h.query_by_label_contains("it has no backup set to read")
@@ -182,7 +182,7 @@ fn a_completed_backups_details_read_its_manifest_and_offer_its_actions() {
     data.destinations = vec![nas.clone()];
     let mut h = unlocked(&engine, data);
     click(&mut h, "Backups");
-    click(&mut h, "Details");
+    row_action(&mut h, 0, "Details");
     match one_sent(&engine) {
         Command::LoadSetContents(id) => assert_eq!(id, b.id),
         _ => panic!("LoadSetContents expected"),

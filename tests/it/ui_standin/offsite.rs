@@ -9,7 +9,7 @@ use supabackup::domain::{CopyState, CopyStatus, DestinationId, DestinationKind};
 use supabackup::engine::DestinationView;
 use supabackup::protocol::{CopiesChange, SYNC_TASK};
 
-fn destination(name: &str, kind: &'static str, projects: &[&str]) -> DestinationView {
+pub(super) fn destination(name: &str, kind: &'static str, projects: &[&str]) -> DestinationView {
     DestinationView {
         id: DestinationId::new(),
         name: name.into(),
@@ -331,9 +331,7 @@ fn the_backups_table_shows_each_copys_state_with_the_failure_in_its_tooltip() {
     );
     assert!(h.query_by_label_contains("(attempt 3)").is_some());
     // Deleting it says its copies go too.
-    h.get_all_by_label("Details").next().unwrap().click();
-    h.step();
-    h.step();
+    row_action(&mut h, 0, "Details");
     assert!(matches!(one_sent(&engine), Command::LoadSetContents(id) if id == b.id));
     h.get_by_label("Delete…").hover();
     settle(&mut h, "Delete…");

@@ -268,26 +268,26 @@ fn at_twice_the_scale_in_a_small_window_nothing_is_cut_off_and_the_history_scrol
         click(&mut h, "Backups");
         inside(&h, RESTORE_FROM_FOLDER);
         // 60 rows do not fit: the table draws those in view and scrolls.
-        let shown = h.query_all_by_label("Details").count();
+        let shown = h.query_all_by_label(supabackup::app::ACTIONS).count();
         assert!(
             shown > 0 && shown < 60,
             "at {ppp}x {shown} of 60 rows drawn"
         );
         // The failed backup's details: its long error wraps inside.
         let failed = h.state().state.data.backups[3].id;
-        h.get_all_by_label("Details").nth(3).unwrap().hover();
+        h.get_all_by_label(supabackup::app::ACTIONS)
+            .nth(3)
+            .unwrap()
+            .hover();
         h.step();
         h.step();
-        h.get_all_by_label("Details").nth(3).unwrap().click();
-        h.step();
-        h.step();
+        row_action(&mut h, 3, "Details");
         assert_eq!(
             h.state().state.details.as_ref().map(|d| d.backup),
             Some(failed)
         );
         settle(&mut h, supabackup::app::COPY_ERROR);
-        // The row shows its start (scrolling sideways); the details view
-        // all of it, wrapped.
+        // The details view shows all of it, wrapped.
         let r = h
             .query_all_by_label_contains("pg_dump failed: xxx")
             .map(|n| n.rect())

@@ -89,7 +89,11 @@ pub(super) fn walk(dir: &Path, rel: &str, out: &mut Vec<ObjectInfo>) -> io::Resu
             walk(&entry.path(), &key, out)?;
         } else if kind.is_file() && !name.contains(TEMP_MARK) {
             match entry.metadata() {
-                Ok(m) => out.push(ObjectInfo { key, size: m.len() }),
+                Ok(m) => out.push(ObjectInfo {
+                    key,
+                    size: m.len(),
+                    modified: m.modified().ok().map(chrono::DateTime::from),
+                }),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
