@@ -450,8 +450,11 @@ pub fn newest_psql(
     sets: &[ToolSet],
     source_major: u32,
 ) -> Result<(PathBuf, Option<String>), EngineError> {
+    // Among equal versions, the first in search order (the pg-bin-dir
+    // setting, then the installed ones...): `max_by_key` keeps the last.
     let newest = sets
         .iter()
+        .rev()
         .filter(|s| s.psql.is_some())
         .max_by_key(|s| s.version);
     let Some((set, psql)) = newest.and_then(|s| Some((s, s.psql.clone()?))) else {
