@@ -5,8 +5,7 @@ use crate::cli::backups::with_bar;
 use crate::cli::output;
 use crate::engine::{CancelToken, Engine, EngineError, Progress, ToolsRequest, ToolsSource};
 use crate::pgtools::ToolSet;
-use crate::pgtools::fetch::{PROGRAMS, Target};
-use crate::pgtools::managed::InstallRecord;
+use crate::pgtools::fetch::{InstallRecord, PROGRAMS, Target};
 use serde::Serialize;
 use std::sync::Arc;
 

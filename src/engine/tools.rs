@@ -5,8 +5,9 @@
 use crate::domain::{Level, SettingKey};
 use crate::engine::cancel::unless_cancelled;
 use crate::engine::{CancelToken, Engine, EngineError, Progress};
-use crate::pgtools::fetch::{self, FetchError, InstallRequest, Installed, Mirror, Release, Target};
-use crate::pgtools::managed::{self, InstallRecord};
+use crate::pgtools::fetch::{
+    self, FetchError, InstallRecord, InstallRequest, Installed, Mirror, Release, Target,
+};
 use crate::pgtools::{PgVersion, ToolSet, choose_tools, discover_tools};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,7 +69,7 @@ impl Engine {
 
     /// The client programs supabackup installed, newest first.
     pub fn installed_tools(&self) -> Vec<(PathBuf, InstallRecord)> {
-        managed::installed(&self.tools_dir())
+        fetch::installed(&self.tools_dir())
     }
 
     /// Every set of client programs on this machine, in the order they are
@@ -224,7 +225,7 @@ impl Engine {
 
     /// Removes client programs supabackup installed.
     pub fn remove_tools(&self, version: &str) -> Result<PathBuf, EngineError> {
-        let dir = managed::remove(&self.tools_dir(), version)?;
+        let dir = fetch::remove(&self.tools_dir(), version)?;
         self.log(
             Level::Info,
             None,

@@ -74,7 +74,7 @@ pub fn search_dirs(override_dir: Option<&Path>, tools_dir: Option<&Path>) -> Vec
         add(d.to_path_buf(), ToolOrigin::Setting);
     }
     if let Some(t) = tools_dir {
-        for d in crate::pgtools::managed::bin_dirs(t) {
+        for d in crate::pgtools::fetch::bin_dirs(t) {
             add(d, ToolOrigin::Managed);
         }
     }

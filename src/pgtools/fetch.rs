@@ -14,38 +14,22 @@
 mod deps;
 mod download;
 mod error;
+mod installed;
 mod releases;
 mod unpack;
+mod watch;
 
 pub use download::{Mirror, parse_checksum};
 pub use error::FetchError;
+pub use installed::{INSTALL_RECORD, InstallRecord, RecordedFile, bin_dirs, installed, remove};
 pub use releases::{DEFAULT_MIRROR, Release, Target, parse_archive_name};
 pub use unpack::PROGRAMS;
+pub use watch::Watch;
 
-use crate::pgtools::managed::{INSTALL_RECORD, InstallRecord, RecordedFile};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Hears how an install goes: bytes of the archive and the current step.
-pub trait Watch: Send + Sync {
-    /// The archive's size, once known.
-    fn set_total(&self, bytes: u64);
-    /// `bytes` more of it read.
-    fn add(&self, bytes: u64);
-    /// What is happening now ("downloading ...", "unpacking").
-    fn step(&self, what: &str);
-}
-
-/// A watch that hears nothing.
-pub struct Unwatched;
-
-impl Watch for Unwatched {
-    fn set_total(&self, _: u64) {}
-    fn add(&self, _: u64) {}
-    fn step(&self, _: &str) {}
-}
 
 /// Where the archive comes from.
 #[derive(Debug, Clone)]

@@ -2,7 +2,9 @@
 //! or a folder, both laid out as `<base>/<version>/<file>` (the layout of
 //! the GitHub release downloads).
 
-use crate::pgtools::fetch::{FetchError, Release, Watch};
+use super::error::FetchError;
+use super::releases::Release;
+use super::watch::Watch;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! built into the binary, so a mirror needs no listing API), the targets,
 //! the archive names and their approximate sizes.
 
-use crate::pgtools::fetch::FetchError;
+use super::error::FetchError;
 use std::fmt;
 use std::str::FromStr;
 

@@ -7,8 +7,9 @@
 //! Symbolic links are written as plain files (USB sticks formatted FAT32 or
 //! exFAT have no links).
 
-use crate::pgtools::fetch::deps::needed_libraries;
-use crate::pgtools::fetch::{FetchError, Target};
+use super::deps::needed_libraries;
+use super::error::FetchError;
+use super::releases::Target;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

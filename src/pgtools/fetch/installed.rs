@@ -1,7 +1,7 @@
 //! The client programs supabackup installed itself: `<data dir>/tools/<version>/`
 //! with `bin/`, `lib/` and a record of what was installed from where.
 
-use crate::pgtools::fetch::FetchError;
+use super::error::FetchError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
