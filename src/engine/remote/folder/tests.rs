@@ -25,7 +25,10 @@ fn files_under(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+                // Joined with '/' like keys, also where paths use '\\'.
+                let rel = p.strip_prefix(dir).unwrap().components();
+                let parts: Vec<_> = rel.map(|c| c.as_os_str().to_string_lossy()).collect();
+                out.push(parts.join("/"));
             }
         }
     }
