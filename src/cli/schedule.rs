@@ -373,7 +373,8 @@ pub fn daemon(
     })
 }
 
-/// Cancels `stop` on Ctrl-C, and on SIGTERM where there are signals.
+/// Cancels `stop` on Ctrl-C, and on SIGTERM where there are signals (on
+/// Windows: Ctrl-Break, console close, shutdown).
 async fn stop_on_signal(stop: CancelToken) {
     #[cfg(unix)]
     {
@@ -390,7 +391,28 @@ async fn stop_on_signal(stop: CancelToken) {
             _ = tokio::signal::ctrl_c() => {}
         }
     }
-    #[cfg(not(unix))]
+    // Windows has no SIGTERM. Ctrl-Break (what GenerateConsoleCtrlEvent
+    // sends a process group), closing the console and shutdown ask to stop
+    // too; after the last two Windows ends the process within seconds, so
+    // the grace period is cut short there.
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_shutdown};
+        match (ctrl_break(), ctrl_close(), ctrl_shutdown()) {
+            (Ok(mut brk), Ok(mut close), Ok(mut shutdown)) => {
+                tokio::select! {
+                    _ = brk.recv() => {}
+                    _ = close.recv() => {}
+                    _ = shutdown.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

@@ -195,9 +195,23 @@ pub fn slugify(name: &str) -> String {
     let slug = slug.trim_end_matches('-').to_string();
     if slug.is_empty() {
         "project".to_string()
+    } else if cfg!(windows) && is_windows_device_name(&slug) {
+        // Windows keeps these names for devices in every folder, so
+        // `<backup root>\con` cannot be made there. Elsewhere they are
+        // ordinary names and stay as they are.
+        format!("{slug}-project")
     } else {
         slug
     }
+}
+
+/// `con`, `prn`, `aux`, `nul`, `com0`-`com9` and `lpt0`-`lpt9`: the device
+/// names Windows reserves (a slug has no dot, so no extension to strip).
+fn is_windows_device_name(slug: &str) -> bool {
+    matches!(slug, "con" | "prn" | "aux" | "nul")
+        || (slug.len() == 4
+            && (slug.starts_with("com") || slug.starts_with("lpt"))
+            && slug.ends_with(|c: char| c.is_ascii_digit()))
 }
 
 /// What a user typed in the add/edit form or on the command line.
@@ -379,5 +393,20 @@ mod tests {
         assert_eq!(slugify("My App  (prod)"), "my-app-prod");
         assert_eq!(slugify("___"), "project");
         assert_eq!(slugify("Crème"), "cr-me");
+    }
+
+    #[test]
+    fn windows_device_names_get_a_suffix_there_only() {
+        for name in ["con", "prn", "aux", "nul", "com1", "lpt9", "com0"] {
+            assert!(is_windows_device_name(name), "{name}");
+        }
+        for name in [
+            "console", "com", "com10", "lpt", "comx", "nul-db", "project",
+        ] {
+            assert!(!is_windows_device_name(name), "{name}");
+        }
+        let want = if cfg!(windows) { "con-project" } else { "con" };
+        assert_eq!(slugify("CON"), want);
+        assert_eq!(slugify("Console"), "console");
     }
 }

@@ -57,8 +57,20 @@ pub(crate) fn target(info: &ConnInfo) -> String {
 fn config(info: &ConnInfo, timeout: Duration) -> Result<tokio_postgres::Config, PgError> {
     let mut cfg = tokio_postgres::Config::new();
     match info.host.as_deref() {
+        #[cfg(unix)]
         Some(h) if h.starts_with('/') => {
             cfg.host_path(h);
+        }
+        // tokio-postgres has Unix-socket hosts on Unix only: elsewhere say
+        // so plainly rather than fail a DNS lookup of a folder name.
+        #[cfg(not(unix))]
+        Some(h) if h.starts_with('/') => {
+            return Err(PgError::Connect {
+                target: target(info),
+                reason: format!(
+                    "\"{h}\" is a Unix-socket folder, which this system cannot connect to: give a host name"
+                ),
+            });
         }
         Some(h) => {
             cfg.host(h);

@@ -1,6 +1,6 @@
 //! The folder backend, through the public `Remote`, in temp dirs.
 
-use crate::engine::remote::{Action, ObjectInfo, Remote, RemoteConfig, RemoteError};
+use crate::engine::remote::{ObjectInfo, Remote, RemoteConfig, RemoteError};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +25,10 @@ fn files_under(dir: &Path) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+                // Joined with '/' like keys, also where paths use '\\'.
+                let rel = p.strip_prefix(dir).unwrap().components();
+                let parts: Vec<_> = rel.map(|c| c.as_os_str().to_string_lossy()).collect();
+                out.push(parts.join("/"));
             }
         }
     }
@@ -225,6 +228,8 @@ async fn test_says_a_missing_folder_is_missing() {
 #[cfg(unix)]
 #[tokio::test]
 async fn test_says_a_read_only_folder_is_not_writable() {
+    // Imported here: only this Unix-only test uses it.
+    use crate::engine::remote::Action;
     use std::os::unix::fs::PermissionsExt;
     let dest = tempfile::tempdir().unwrap();
     let ro = dest.path().join("ro");
