@@ -22,7 +22,7 @@ pub(crate) async fn ctrl_c_cancels<T>(
     let c = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling...");
+            err!("\ncancelling...");
             c.cancel();
         }
     });
@@ -185,7 +185,7 @@ fn row<'a>(engine: &Engine, b: &'a Backup) -> BackupRow<'a> {
 fn plan_hook() -> crate::engine::storage::PlanHook {
     std::sync::Arc::new(|plan: StoragePlan| {
         if plan.first {
-            eprintln!(
+            err!(
                 "First backup of the Storage files of \"{}\": {} file(s) in {} bucket(s), {} to \
                  download from {}. Downloads from Supabase count as egress (billed past the \
                  plan's allowance); later backups download only what changed.",
@@ -263,7 +263,7 @@ pub fn backup(
         });
     } else if b.status == BackupStatus::Completed {
         for w in &warnings {
-            println!("warning: {w}");
+            out!("warning: {w}");
         }
         let secs = b
             .duration()
@@ -279,26 +279,26 @@ pub fn backup(
                 crate::domain::human_count(b.rows)
             )
         };
-        println!(
+        out!(
             "Backup {} of \"{}\" completed: {} ({what})",
             b.id.short(),
             b.project_name,
             b.path.display(),
         );
         if let Some(s) = &b.extra.storage {
-            println!("{}", storage_line(s));
+            out!("{}", storage_line(s));
         }
         for c in copy_rows(engine, &b) {
             match &c.status {
                 crate::domain::CopyStatus::Copied => {
-                    println!("Copied to \"{}\".", c.destination)
+                    out!("Copied to \"{}\".", c.destination)
                 }
-                crate::domain::CopyStatus::Failed { error } => eprintln!(
+                crate::domain::CopyStatus::Failed { error } => err!(
                     "warning: the copy to \"{}\" failed: {error} (the backup itself is \
                      complete; `supabackup sync` tries the copy again)",
                     c.destination
                 ),
-                crate::domain::CopyStatus::Pending => eprintln!(
+                crate::domain::CopyStatus::Pending => err!(
                     "warning: the copy to \"{}\" was not made (cancelled); `supabackup sync` \
                      makes it",
                     c.destination
@@ -306,11 +306,11 @@ pub fn backup(
             }
         }
         if b.extra.remote_only {
-            println!("Every copy verified: the local folder was removed (remote-only).");
+            out!("Every copy verified: the local folder was removed (remote-only).");
         }
     }
     if b.status != BackupStatus::Completed {
-        eprintln!(
+        err!(
             "error: backup {} {}: {}",
             b.id.short(),
             b.status,
@@ -347,7 +347,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
         return Ok(0);
     }
     if backups.is_empty() {
-        println!("No backups yet: make one with supabackup backup PROJECT");
+        out!("No backups yet: make one with supabackup backup PROJECT");
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = backups
@@ -521,15 +521,15 @@ pub fn verify(
     }
     for p in &report.parts {
         match &p.problem {
-            None => println!("ok       {}", p.file),
-            Some(problem) => println!("DAMAGED  {problem}"),
+            None => out!("ok       {}", p.file),
+            Some(problem) => out!("DAMAGED  {problem}"),
         }
     }
     for p in &report.problems {
-        println!("PROBLEM  {p}");
+        out!("PROBLEM  {p}");
     }
     if let Some(st) = &report.storage {
-        println!(
+        out!(
             "{}  {} stored Storage file(s), {}{}",
             if st.problems.is_empty() {
                 "ok      "
@@ -550,15 +550,15 @@ pub fn verify(
         None => report.path.display().to_string(),
     };
     if report.ok() && report.contents_checked {
-        println!("Backup intact: checksums match and every part decompresses ({place}).");
+        out!("Backup intact: checksums match and every part decompresses ({place}).");
     } else if report.ok() {
-        println!(
+        out!(
             "Backup intact: every checksum matches ({place}). It is encrypted: give its identity \
              with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
              decompress every part."
         );
     } else {
-        eprintln!(
+        err!(
             "error: the backup is damaged: {}",
             describe_problems(&report)
         );
@@ -566,7 +566,7 @@ pub fn verify(
     match drill {
         Some(Ok(d)) => {
             for m in &d.mismatches {
-                println!(
+                out!(
                     "MISMATCH {}: {} rows at backup time, {} after restore",
                     m.table,
                     m.expected,
@@ -576,7 +576,7 @@ pub fn verify(
                 );
             }
             for m in &d.storage_mismatches {
-                println!(
+                out!(
                     "MISMATCH bucket {}: {} file(s), {} in the backup; {} row(s), {} in \
                      storage.objects after restore",
                     m.bucket,
@@ -587,15 +587,15 @@ pub fn verify(
                 );
             }
             for w in &d.warnings {
-                println!("warning: {w}");
+                out!("warning: {w}");
             }
             if d.buckets_checked > 0 {
-                println!(
+                out!(
                     "Storage: {} bucket(s) compared with storage.objects.",
                     d.buckets_checked
                 );
             }
-            println!(
+            out!(
                 "Restore drill {}: {} tables and {} rows restored into {}{}.",
                 if d.ok() { "passed" } else { "FAILED" },
                 d.tables_checked,
@@ -608,7 +608,7 @@ pub fn verify(
                 }
             );
         }
-        Some(Err(e)) => eprintln!("error: restore drill failed: {e}"),
+        Some(Err(e)) => err!("error: restore drill failed: {e}"),
         None => {}
     }
     Ok(code)
@@ -722,29 +722,29 @@ pub fn restore(
 /// Prints how a restore went.
 fn print_restore(report: &RestoreReport) {
     for w in &report.warnings {
-        println!("warning: {w}");
+        out!("warning: {w}");
     }
     if !report.existing_roles.is_empty() {
-        println!(
+        out!(
             "Roles already present, left as they are: {}",
             report.existing_roles.join(", ")
         );
     }
     if !report.logins_without_password.is_empty() {
-        println!(
+        out!(
             "Login roles restored without a password (the backup could not read them): {}. \
              Set each one's password:",
             report.logins_without_password.join(", ")
         );
         for r in &report.logins_without_password {
-            println!(
+            out!(
                 "    ALTER ROLE {} PASSWORD '...';",
                 crate::pgtools::quote_ident(r)
             );
         }
     }
     if !report.parts.is_empty() {
-        println!(
+        out!(
             "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",
             report.backup_id.short(),
             report.parts.join(" + "),
@@ -760,9 +760,9 @@ fn print_restore(report: &RestoreReport) {
     }
     if let Some(s) = &report.storage {
         for f in &s.failed {
-            eprintln!("error: not restored: {f}");
+            err!("error: not restored: {f}");
         }
-        println!(
+        out!(
             "Restored the Storage files of backup {} into {}: {} of {} file(s) uploaded ({}), \
              {} already identical{}{}{}.",
             report.backup_id.short(),
@@ -788,7 +788,7 @@ fn print_restore(report: &RestoreReport) {
             }
         );
         if !s.failed.is_empty() {
-            eprintln!(
+            err!(
                 "error: {} Storage file(s) could not be restored (see above); the others were",
                 s.failed.len()
             );
@@ -830,19 +830,19 @@ pub fn delete(
     }
     if !with_copies {
         let b = engine.delete_backup(b.id)?;
-        println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
+        out!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
         return Ok(0);
     }
     let unlocked = password::unlock(engine, password_file)?;
     let removal = rt.block_on(unlocked.remove_backup(b.id, false))?;
-    println!(
+    out!(
         "Deleted backup {} of \"{}\" from {}.",
         b.id.short(),
         b.project_name,
         removal.places()
     );
     for (d, why) in &removal.failed {
-        eprintln!(
+        err!(
             "error: its copy at \"{d}\" could not be deleted: {why}. The record is kept; run \
              the delete again to retry."
         );
@@ -887,7 +887,7 @@ fn fetch_if_remote(
     };
     let d = unlocked.copy_source(&b, at)?;
     if !quiet {
-        eprintln!(
+        err!(
             "Reading backup {} from \"{}\" ({}).",
             b.id.short(),
             d.name,
@@ -934,7 +934,7 @@ struct Fetch {
 pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> {
     let id = resolve::backup(engine, id)?.id;
     let b = engine.set_pinned(id, pinned)?;
-    println!(
+    out!(
         "Backup {} {}.",
         b.id.short(),
         if pinned {
@@ -963,18 +963,26 @@ pub fn key_generate(out: Option<&std::path::Path>) -> Result<i32, EngineError> {
             f.write_all(identity.expose_secret().as_bytes())
                 .and_then(|_| f.sync_all())
                 .map_err(|e| EngineError::io("cannot write the identity file", path, e))?;
-            eprintln!(
+            err!(
                 "Wrote the identity (private key) to {}. Keep it safe and apart from the backups: \
                  without it, backups encrypted to its public key cannot be restored.",
                 path.display()
             );
         }
-        None => print!("{}", identity.expose_secret()),
+        None => {
+            if !output::stdout(format_args!("{}", identity.expose_secret())) {
+                return Err(EngineError::Failed(
+                    "the identity could not be written to standard output, so it is lost: \
+                     nothing was kept; run it again with --out FILE"
+                        .into(),
+                ));
+            }
+        }
     }
     if out.is_some() {
-        println!("{public}");
+        out!("{public}");
     } else {
-        eprintln!("Public key: {public}");
+        err!("Public key: {public}");
     }
     Ok(0)
 }

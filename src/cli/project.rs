@@ -59,12 +59,15 @@ pub fn run(
             let project = apply_copies(engine, project, &copies)?;
             let project = apply_storage(engine, project, patch)?;
             let view = engine.project_view(&project)?;
-            println!(
+            out!(
                 "Added project \"{}\" ({}) {} {}",
-                view.name, view.environment, view.db_url, view.id
+                view.name,
+                view.environment,
+                view.db_url,
+                view.id
             );
-            println!("Storage files: {}", engine.storage_view(&project)?.access);
-            println!("Next: supabackup project test \"{}\"", view.name);
+            out!("Storage files: {}", engine.storage_view(&project)?.access);
+            out!("Next: supabackup project test \"{}\"", view.name);
         }
         ProjectCmd::List(JsonFlag { json }) => {
             let views = engine
@@ -75,9 +78,7 @@ pub fn run(
             if json {
                 output::json(&views);
             } else if views.is_empty() {
-                println!(
-                    "No projects yet: add one with supabackup project add --name N --db-url URL"
-                );
+                out!("No projects yet: add one with supabackup project add --name N --db-url URL");
             } else {
                 let rows: Vec<Vec<String>> = views
                     .iter()
@@ -111,18 +112,18 @@ pub fn run(
                 });
             } else {
                 let none = || "(not set)".to_string();
-                println!("id:           {}", v.id);
-                println!("name:         {}", v.name);
-                println!("description:  {}", v.description);
-                println!("environment:  {}", v.environment);
-                println!("db_url:       {}", v.db_url);
-                println!(
+                out!("id:           {}", v.id);
+                out!("name:         {}", v.name);
+                out!("description:  {}", v.description);
+                out!("environment:  {}", v.environment);
+                out!("db_url:       {}", v.db_url);
+                out!(
                     "service_key:  {}",
                     v.service_key.clone().unwrap_or_else(none)
                 );
-                println!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
-                println!("encryption:   {}", describe_encryption(&p));
-                println!(
+                out!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
+                out!("encryption:   {}", describe_encryption(&p));
+                out!(
                     "copies:       {}{}",
                     if v.copy_to.is_empty() {
                         "none".to_string()
@@ -135,14 +136,14 @@ pub fn run(
                         ""
                     }
                 );
-                println!("storage:      {}", storage.access);
-                println!("buckets:      {}", describe_buckets(&storage));
-                println!("active:       {}", if v.is_active { "yes" } else { "no" });
-                println!(
+                out!("storage:      {}", storage.access);
+                out!("buckets:      {}", describe_buckets(&storage));
+                out!("active:       {}", if v.is_active { "yes" } else { "no" });
+                out!(
                     "created:      {}",
                     v.created_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
-                println!(
+                out!(
                     "updated:      {}",
                     v.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
@@ -171,9 +172,11 @@ pub fn run(
             let patch = storage_patch(&fields.storage, Some(&p))?;
             let p = apply_storage(engine, p, patch)?;
             let v = engine.project_view(&p)?;
-            println!(
+            out!(
                 "Updated project \"{}\" ({}) {}",
-                v.name, v.environment, v.db_url
+                v.name,
+                v.environment,
+                v.db_url
             );
         }
         ProjectCmd::Remove { project, yes } => {
@@ -185,7 +188,7 @@ pub fn run(
                 ))?;
             }
             let (p, jobs) = engine.remove_project(p.id)?;
-            println!(
+            out!(
                 "Removed project \"{}\" and {jobs} schedule(s); its backups are kept.",
                 p.name
             );
@@ -206,20 +209,21 @@ pub fn run(
 
 /// Prints a connection test for humans.
 pub fn print_report(r: &TestReport) {
-    println!("URL:          {}", r.db_url);
+    out!("URL:          {}", r.db_url);
     match (&r.server, &r.connect_error) {
         (Some(s), _) => {
-            println!(
+            out!(
                 "Server:       PostgreSQL {} ({})",
-                s.version, s.version_string
+                s.version,
+                s.version_string
             );
-            println!("Database:     {} as {}", s.database, s.current_user);
+            out!("Database:     {} as {}", s.database, s.current_user);
             if let Some(role) = &r.role {
-                println!("Role:         {role}");
+                out!("Role:         {role}");
             }
-            println!("Size:         {}", output::bytes(s.database_size));
-            println!("SSL:          {}", if s.ssl { "yes" } else { "no" });
-            println!(
+            out!("Size:         {}", output::bytes(s.database_size));
+            out!("SSL:          {}", if s.ssl { "yes" } else { "no" });
+            out!(
                 "Supabase:     {}",
                 if s.has_supabase_schemas {
                     "auth and storage schemas found"
@@ -228,32 +232,32 @@ pub fn print_report(r: &TestReport) {
                 }
             );
         }
-        (None, Some(e)) => println!("Connection:   FAILED: {e}"),
+        (None, Some(e)) => out!("Connection:   FAILED: {e}"),
         (None, None) => {}
     }
     match (&r.tools, &r.tools_error) {
-        (Some(t), _) => println!(
+        (Some(t), _) => out!(
             "pg_dump:      {} (version {})",
             t.pg_dump.display(),
             t.version
         ),
-        (None, Some(e)) => println!("pg_dump:      NONE FITS: {e}"),
+        (None, Some(e)) => out!("pg_dump:      NONE FITS: {e}"),
         (None, None) => {}
     }
     if let Some(p) = r.profile {
-        println!("Profile:      {p} (default for backups of this project)");
+        out!("Profile:      {p} (default for backups of this project)");
     }
     if let Some(st) = &r.storage {
         match (&st.error, st.kind) {
-            (Some(e), _) => println!("Storage:      {}: FAILED: {e}", st.access),
-            (None, "none") => println!(
+            (Some(e), _) => out!("Storage:      {}: FAILED: {e}", st.access),
+            (None, "none") => out!(
                 "Storage:      {}: backups hold the database only",
                 st.access
             ),
             (None, _) if st.buckets.is_empty() => {
-                println!("Storage:      {}: no buckets", st.access)
+                out!("Storage:      {}: no buckets", st.access)
             }
-            (None, _) => println!(
+            (None, _) => out!(
                 "Storage:      {}: {} bucket(s): {}",
                 st.access,
                 st.buckets.len(),
@@ -262,9 +266,9 @@ pub fn print_report(r: &TestReport) {
         }
     }
     for f in &r.findings {
-        println!("Diagnosis:    [{}] {}", f.severity, f.message);
+        out!("Diagnosis:    [{}] {}", f.severity, f.message);
     }
-    println!(
+    out!(
         "Result:       {}",
         if r.ok() {
             "OK: ready to back up"
@@ -292,13 +296,13 @@ fn apply_encryption(
     };
     if let Some(change) = change {
         project = engine.set_encryption(project.id, change)?;
-        println!(
+        out!(
             "Backups of \"{}\" are encrypted: {}.",
             project.name,
             describe_encryption(&project)
         );
         if matches!(project.extra.encryption, EncryptionSetting::Passphrase) {
-            println!(
+            out!(
                 "The passphrase is sealed in the vault for scheduled backups. Keep it somewhere \
                  else too: without it, the backups cannot be restored."
             );
@@ -308,7 +312,7 @@ fn apply_encryption(
         let text = std::fs::read_to_string(file)
             .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
         project = engine.store_identity(project.id, Some(Zeroizing::new(text)))?;
-        println!(
+        out!(
             "The identity in {} is kept in the vault: this machine restores \"{}\"'s backups \
              without asking for it.",
             file.display(),
@@ -317,7 +321,7 @@ fn apply_encryption(
     }
     if flags.forget_identity {
         project = engine.store_identity(project.id, None)?;
-        println!(
+        out!(
             "The vault no longer keeps an identity for \"{}\".",
             project.name
         );
@@ -352,9 +356,9 @@ fn apply_copies(
     let project = engine.set_copies(project.id, copy_to, remote_only)?;
     let v = engine.project_view(&project)?;
     if v.copy_to.is_empty() {
-        println!("Backups of \"{}\" are not copied anywhere.", v.name);
+        out!("Backups of \"{}\" are not copied anywhere.", v.name);
     } else {
-        println!(
+        out!(
             "Backups of \"{}\" are copied to {} after each backup{}.",
             v.name,
             v.copy_to.join(", "),
@@ -428,7 +432,7 @@ fn apply_storage(
     };
     let project = engine.set_storage(project.id, patch)?;
     let view = engine.storage_view(&project)?;
-    println!(
+    out!(
         "Storage files of \"{}\": {}; {}.",
         project.name,
         view.access,

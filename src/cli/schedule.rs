@@ -150,9 +150,9 @@ fn local(t: chrono::DateTime<Utc>) -> String {
 }
 
 fn print_next_runs(cron: &CronSpec) {
-    println!("When:      {} ({})", cron.describe(), cron.source());
+    out!("When:      {} ({})", cron.describe(), cron.source());
     for (i, t) in cron.upcoming(Utc::now(), &Local, 5).iter().enumerate() {
-        println!(
+        out!(
             "{}  {}",
             if i == 0 { "Next runs:" } else { "          " },
             local(*t)
@@ -169,7 +169,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             fields,
         } => {
             let job = engine.add_job(&input(engine, name, project, fields)?)?;
-            println!(
+            out!(
                 "Added schedule \"{}\" for {}.",
                 job.name,
                 row(engine, &job).project
@@ -184,7 +184,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             let id = resolve::job(engine, &name)?.id;
             let i = input(engine, name.clone(), project, fields)?;
             let job = engine.edit_job(id, &i)?;
-            println!("Updated schedule \"{}\".", job.name);
+            out!("Updated schedule \"{}\".", job.name);
             print_next_runs(&CronSpec::parse(&job.cron)?);
         }
         ScheduleCmd::List(j) => {
@@ -197,7 +197,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             if j.json {
                 output::json(&rows);
             } else if rows.is_empty() {
-                println!(
+                out!(
                     "No schedules yet: supabackup schedule add NAME --project P --cron \"0 3 * * *\""
                 );
             } else {
@@ -236,15 +236,15 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                 });
             } else {
                 let r = row(engine, &job);
-                println!(
+                out!(
                     "Schedule:  {} ({}, {})",
                     r.name,
                     r.project,
                     if r.enabled { "enabled" } else { "disabled" }
                 );
-                println!("Kind:      {}; retries {}", r.kind, r.retries);
-                println!("Retention: {}", describe_retention(&r));
-                println!(
+                out!("Kind:      {}; retries {}", r.kind, r.retries);
+                out!("Retention: {}", describe_retention(&r));
+                out!(
                     "Copies:    {}",
                     match &r.copy_to {
                         None => "the project's destinations".to_string(),
@@ -253,7 +253,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                     }
                 );
                 print_next_runs(&cron);
-                println!(
+                out!(
                     "Last run:  {}",
                     match (r.last_run_at, r.last_run_status) {
                         (Some(t), Some(s)) => format!("{} ({s})", local(t)),
@@ -264,7 +264,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
         }
         ScheduleCmd::Enable { name } => {
             let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, true)?;
-            println!(
+            out!(
                 "Enabled \"{}\"; next run {}.",
                 j.name,
                 j.next_run_at.map(local).unwrap_or_default()
@@ -272,11 +272,11 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
         }
         ScheduleCmd::Disable { name } => {
             let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, false)?;
-            println!("Disabled \"{}\".", j.name);
+            out!("Disabled \"{}\".", j.name);
         }
         ScheduleCmd::Remove { name } => {
             let j = engine.remove_job(resolve::job(engine, &name)?.id)?;
-            println!("Removed \"{}\"; its backups are kept.", j.name);
+            out!("Removed \"{}\"; its backups are kept.", j.name);
         }
         ScheduleCmd::Explain { cron } => print_next_runs(&CronSpec::parse(&cron)?),
     }
@@ -288,14 +288,14 @@ struct Printer;
 
 impl RunHooks for Printer {
     fn started(&self, job: &BackupJob, _: Arc<crate::engine::Progress>, _: CancelToken) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\": backing up",
             Local::now().format("%H:%M:%S"),
             job.name
         );
     }
     fn retrying(&self, job: &BackupJob, attempt: u32, wait: Duration, error: &str) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\": attempt {attempt} failed, retrying in {}s: {error}",
             Local::now().format("%H:%M:%S"),
             job.name,
@@ -303,10 +303,10 @@ impl RunHooks for Printer {
         );
     }
     fn notice(&self, message: &str) {
-        eprintln!("{} {message}", Local::now().format("%H:%M:%S"));
+        err!("{} {message}", Local::now().format("%H:%M:%S"));
     }
     fn finished(&self, r: &RunReport) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\" ({}): {} after {} attempt(s): {}{}",
             Local::now().format("%H:%M:%S"),
             r.job,
@@ -337,7 +337,7 @@ pub fn run_due(
     if json {
         output::json(&reports);
     } else if reports.is_empty() {
-        println!("Nothing is due.");
+        out!("Nothing is due.");
     }
     Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
 }
@@ -354,7 +354,7 @@ pub fn daemon(
     rt.block_on(async move {
         let stop = CancelToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
-        eprintln!(
+        err!(
             "supabackup daemon: running schedules from {} (SIGTERM or Ctrl-C stops)",
             dd.root.display()
         );
@@ -368,7 +368,7 @@ pub fn daemon(
         .grace(Duration::from_secs(grace))
         .run(stop)
         .await?;
-        eprintln!("supabackup daemon: stopped");
+        err!("supabackup daemon: stopped");
         Ok(0)
     })
 }
@@ -434,7 +434,7 @@ pub fn catalog(
                 Ok(u) => u,
                 Err(e) => {
                     if salvage.is_some() {
-                        eprintln!(
+                        err!(
                             "The catalog was replaced, but backup records were not recreated: \
                              run `supabackup catalog rebuild` again with the master password."
                         );
@@ -466,25 +466,25 @@ pub fn catalog(
 /// What replacing a damaged catalog did, in words.
 fn print_salvage(s: &crate::store::Salvage) {
     match (&s.moved_to, &s.damage) {
-        (Some(p), Some(damage)) => println!(
+        (Some(p), Some(damage)) => out!(
             "The catalog was damaged ({damage}): moved it aside to {}.",
             p.display()
         ),
-        (Some(p), None) => println!("Moved the catalog aside to {}.", p.display()),
-        (None, _) => println!("There was no catalog file; made a new one."),
+        (Some(p), None) => out!("Moved the catalog aside to {}.", p.display()),
+        (None, _) => out!("There was no catalog file; made a new one."),
     }
     for (p, why) in &s.unusable_copies {
-        println!("Could not use the copy {}: {why}", p.display());
+        out!("Could not use the copy {}: {why}", p.display());
     }
     let (Some(copy), Some(at)) = (&s.copy, s.copy_written_at) else {
-        println!(
+        out!(
             "No usable copy of the catalog in {}: projects, schedules and settings could not be \
              restored; backup records come back from the backup folders, with placeholder projects.",
             s.copies_dir.display()
         );
         return;
     };
-    println!(
+    out!(
         "Restored from the copy of {} ({}):",
         at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z"),
         copy.display()
@@ -496,22 +496,22 @@ fn print_salvage(s: &crate::store::Salvage) {
             names.join(", ")
         }
     };
-    println!(
+    out!(
         "  master-password vault: {}",
         if s.vault { "yes" } else { "none was set" }
     );
-    println!("  projects ({}): {}", s.projects.len(), list(&s.projects));
-    println!(
+    out!("  projects ({}): {}", s.projects.len(), list(&s.projects));
+    out!(
         "  schedules ({}): {}",
         s.schedules.len(),
         list(&s.schedules)
     );
-    println!("  settings ({}): {}", s.settings.len(), list(&s.settings));
+    out!("  settings ({}): {}", s.settings.len(), list(&s.settings));
 }
 
 /// The backup records part of a rebuild, in words.
 fn print_rebuild(r: &crate::engine::RebuildReport) {
-    println!(
+    out!(
         "Found {} backup set(s): {} record(s) recreated, {} already known, {} skipped.",
         r.found,
         r.restored,
@@ -519,11 +519,11 @@ fn print_rebuild(r: &crate::engine::RebuildReport) {
         r.skipped.len()
     );
     for p in &r.placeholders {
-        println!(
+        out!(
             "Created inactive placeholder project \"{p}\": set its connection string with supabackup project edit \"{p}\" --db-url URL"
         );
     }
     for (dir, why) in &r.skipped {
-        println!("Skipped {}: {why}", dir.display());
+        out!("Skipped {}: {why}", dir.display());
     }
 }

@@ -14,6 +14,7 @@ mod copies;
 mod failures;
 mod fixture;
 mod hosted;
+mod hostile;
 mod projects;
 mod regression;
 mod roundtrip;
