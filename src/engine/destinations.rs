@@ -115,7 +115,8 @@ impl Unlocked {
                 path_style,
                 access_key_id,
             } => DestinationKind::S3 {
-                endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+                endpoint: crate::domain::validate_endpoint(&endpoint)
+                    .unwrap_or_else(|_| endpoint.trim().to_string()),
                 region: region.trim().to_string(),
                 bucket,
                 prefix: prefix.trim_matches('/').to_string(),

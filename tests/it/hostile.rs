@@ -6,6 +6,9 @@ use crate::cli::{Run, Sb};
 use crate::pg::PgCluster;
 use std::process::Stdio;
 
+/// A connection string nothing listens on: `project add` does not connect.
+pub const NOWHERE: &str = "postgresql://postgres:pw@127.0.0.1:1/postgres";
+
 /// Runs with standard output a pipe whose reader has gone (as `| head -1`
 /// leaves it once `head` has its line, or `| true` at once): the reading end
 /// is closed before the child starts, so its first write fails.
@@ -71,4 +74,210 @@ fn a_closed_stdout_ends_listings_quietly_and_a_finished_backup_stays_a_success()
     no_panic("key generate", &r);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("--out FILE"), "{}", r.stderr);
+}
+
+/// `destination add NAME --s3 s3://bk1/pre --endpoint ENDPOINT --path-style`
+/// with keys, plus `extra`.
+fn add_s3_at(sb: &Sb, name: &str, endpoint: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "destination",
+        "add",
+        name,
+        "--s3",
+        "s3://bk1/pre",
+        "--endpoint",
+        endpoint,
+        "--path-style",
+        "--access-key-id",
+        "AKIAEXAMPLE",
+    ];
+    args.extend_from_slice(extra);
+    sb.run_env(
+        &args,
+        &[("SUPABACKUP_S3_SECRET_ACCESS_KEY", "s3cr3t-not-real")],
+    )
+}
+
+#[test]
+fn endpoints_that_are_not_urls_are_refused_at_once_naming_the_part() {
+    let sb = Sb::new();
+    sb.add_project("p", NOWHERE);
+    for (endpoint, says) in [
+        ("http://127.0.0.1:9000\x04", "control character U+0004"),
+        ("http://[2001:db8::1]:99999", "port"),
+        ("http://127.0.0.1:9000é", "non-ASCII"),
+        ("http://[g::1]/", "IPv6"),
+        ("http://[fe80::1%eth0]:9000", "IPv6"),
+        ("http://1", "would be read as \"0.0.0.1\""),
+        ("ftp://127.0.0.1", "http:// or https://"),
+        ("http://user:pw@127.0.0.1:9000", "user name or password"),
+    ] {
+        let long = format!("http://{}.example.com", "a".repeat(300));
+        for e in [endpoint, long.as_str()] {
+            for no_test in [&[][..], &["--no-test"]] {
+                let r = add_s3_at(&sb, "dz", e, no_test);
+                no_panic(&format!("destination add {e:?}"), &r);
+                assert_eq!(r.code, 2, "{e:?}: {}", r.stderr);
+                assert!(r.stderr.contains("endpoint"), "{e:?}: {}", r.stderr);
+                if e == endpoint {
+                    assert!(r.stderr.contains(says), "{e:?}: {}", r.stderr);
+                }
+            }
+        }
+    }
+    // Virtual-host addressing needs a host name to put the bucket in.
+    let args = [
+        "destination",
+        "add",
+        "dz",
+        "--s3",
+        "s3://bk1/pre",
+        "--endpoint",
+        "http://127.0.0.1:9000",
+        "--access-key-id",
+        "AKIAEXAMPLE",
+        "--no-test",
+    ];
+    let r = sb.run_env(&args, &[("SUPABACKUP_S3_SECRET_ACCESS_KEY", "x")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--path-style"), "{}", r.stderr);
+    let listed = sb.run(&["destination", "list", "--json"]).ok().json();
+    assert_eq!(
+        listed,
+        serde_json::json!([]),
+        "a refused destination was kept"
+    );
+
+    // Storage's endpoint and API URL go through the same check.
+    let s3 = [
+        "--storage-s3-region",
+        "eu-central-1",
+        "--storage-s3-access-key-id",
+        "k",
+    ];
+    for (flag, field, url) in [
+        (
+            "--storage-s3-endpoint",
+            "storage_s3_endpoint",
+            "http://[g::1]/",
+        ),
+        (
+            "--storage-s3-endpoint",
+            "storage_s3_endpoint",
+            "http://[fe80::1%eth0]:9000",
+        ),
+        ("--api-url", "api_url", "http://127.0.0.1:54321\x07"),
+        ("--api-url", "api_url", "https://[::1]:70000"),
+    ] {
+        let with_s3: &[&str] = if field == "api_url" { &[] } else { &s3 };
+        let mut add = vec![
+            "project", "add", "--name", "p2", "--db-url", NOWHERE, flag, url,
+        ];
+        add.extend_from_slice(with_s3);
+        let mut edit = vec!["project", "edit", "p", flag, url];
+        edit.extend_from_slice(with_s3);
+        for args in [add, edit] {
+            let r = sb.run_env(&args, &[("SUPABACKUP_STORAGE_S3_SECRET", "s")]);
+            no_panic(&format!("{args:?}"), &r);
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(field), "{args:?}: {}", r.stderr);
+        }
+    }
+    let projects = sb.run(&["project", "list", "--json"]).ok().json();
+    assert_eq!(projects.as_array().unwrap().len(), 1, "{projects}");
+}
+
+#[test]
+fn a_destination_stored_with_a_bad_endpoint_fails_alone_and_the_others_get_their_copies() {
+    let pg = PgCluster::start();
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+    );
+    let sb = Sb::new();
+    sb.add_project("p", &pg.url("postgres"));
+    let nas = sb.tmp.path().join("nas");
+    std::fs::create_dir_all(&nas).unwrap();
+    sb.run(&[
+        "destination",
+        "add",
+        "nas",
+        "--folder",
+        nas.to_str().unwrap(),
+    ])
+    .ok();
+    // As an older version kept it: an endpoint with a control character.
+    {
+        let catalog =
+            supabackup::store::Catalog::open(&sb.data_dir().join("catalog.redb")).unwrap();
+        catalog
+            .put_destination(&supabackup::domain::Destination {
+                id: supabackup::domain::DestinationId::new(),
+                name: "dz".into(),
+                kind: supabackup::domain::DestinationKind::S3 {
+                    endpoint: "http://127.0.0.1:9000\x04".into(),
+                    region: "us-east-1".into(),
+                    bucket: "bk1".into(),
+                    prefix: "pre".into(),
+                    path_style: true,
+                    access_key_id: "AKIAEXAMPLE".into(),
+                },
+                secret: None,
+                created_at: chrono::Utc::now(),
+                extra: Default::default(),
+            })
+            .unwrap();
+    }
+    let r = sb.run(&["destination", "test", "dz"]);
+    no_panic("destination test", &r);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("control character"), "{}", r.stderr);
+    assert!(r.stderr.contains("add it again"), "{}", r.stderr);
+    sb.run(&[
+        "project",
+        "edit",
+        "p",
+        "--copy-to",
+        "dz",
+        "--copy-to",
+        "nas",
+    ])
+    .ok();
+    let r = sb.run(&["backup", "p", "--kind", "schema", "--json"]);
+    no_panic("backup", &r);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = r.json();
+    assert_eq!(b["status"], "completed");
+    let state = |b: &serde_json::Value, d: &str| {
+        b["copies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["destination"] == d)
+            .map(|c| c["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(state(&b, "dz"), "failed", "{b}");
+    assert_eq!(state(&b, "nas"), "copied", "{b}");
+    // A second backup made before nas was reachable: sync copies it there
+    // even though dz fails first.
+    std::fs::rename(&nas, sb.tmp.path().join("nas-away")).unwrap();
+    let b2 = sb
+        .run(&["backup", "p", "--kind", "schema", "--json"])
+        .ok()
+        .json();
+    assert_eq!(state(&b2, "nas"), "failed", "{b2}");
+    std::fs::rename(sb.tmp.path().join("nas-away"), &nas).unwrap();
+    let r = sb.run(&["sync", "--json"]);
+    no_panic("sync", &r);
+    assert_eq!(r.code, 1, "dz still fails: {}", r.stderr);
+    let report = r.json();
+    let copied = report["copied"].to_string();
+    assert!(copied.contains("nas"), "{report}");
+    let now = sb
+        .backups()
+        .into_iter()
+        .find(|b| b["id"] == b2["id"])
+        .unwrap();
+    assert_eq!(state(&now, "nas"), "copied", "{now}");
 }
