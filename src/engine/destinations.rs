@@ -150,7 +150,12 @@ impl Unlocked {
             }
             (DestinationKind::Folder { .. }, _) => {}
         }
-        // Opening checks what a request would refuse (the prefix's characters).
+        // The prefix's characters are checked as every key is: a mistake
+        // typed is bad input.
+        if let DestinationKind::S3 { prefix, .. } = &d.kind {
+            crate::engine::remote::clean_prefix(prefix)
+                .map_err(|e| crate::domain::ValidationError::new("s3", e.to_string()))?;
+        }
         let remote = self.remote(&d)?;
         if self.catalog().find_destination(&d.name).is_ok() {
             return Err(crate::store::StoreError::NameTaken {

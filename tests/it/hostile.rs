@@ -281,3 +281,36 @@ fn a_destination_stored_with_a_bad_endpoint_fails_alone_and_the_others_get_their
         .unwrap();
     assert_eq!(state(&now, "nas"), "copied", "{now}");
 }
+
+#[test]
+fn bad_input_exits_2_as_the_readme_promises() {
+    let sb = Sb::new();
+    sb.add_project("p", NOWHERE);
+    let r = sb.run(&["project", "edit", "p", "--encrypt-to", "age1bogus"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for prefix in ["s3://bk1/pré", "s3://bk1/a b", "s3://bk1/a/../b"] {
+        let r = sb.run_env(
+            &[
+                "destination",
+                "add",
+                "dz",
+                "--s3",
+                prefix,
+                "--endpoint",
+                "http://127.0.0.1:9",
+                "--path-style",
+                "--access-key-id",
+                "k",
+                "--no-test",
+            ],
+            &[("SUPABACKUP_S3_SECRET_ACCESS_KEY", "x")],
+        );
+        no_panic(prefix, &r);
+        assert_eq!(r.code, 2, "{prefix}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("invalid object key"),
+            "{prefix}: {}",
+            r.stderr
+        );
+    }
+}
