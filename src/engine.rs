@@ -42,7 +42,7 @@ pub use error::EngineError;
 pub use history::BackupFilter;
 pub use jobs::JobInput;
 pub use progress::Progress;
-pub use projects::{EncryptionChange, ProjectPatch, ProjectView};
+pub use projects::{EncryptionChange, ProjectChanges, ProjectPatch, ProjectView};
 pub use rebuild::RebuildReport;
 pub use restore::{RestoreReport, RestoreRequest};
 pub use scheduler::{Scheduler, Source as SchedulerSource};

@@ -6,7 +6,9 @@ use crate::cli::args::{
 use crate::cli::{confirm, output, password, resolve};
 use crate::domain::{EncryptionSetting, Project, ProjectInput, SecretSlot};
 use crate::engine::storage::{S3Change, StoragePatch, StorageView};
-use crate::engine::{EncryptionChange, EngineError, ProjectPatch, TestReport, Unlocked};
+use crate::engine::{
+    EncryptionChange, EngineError, ProjectChanges, ProjectPatch, TestReport, Unlocked,
+};
 use serde::Serialize;
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
@@ -47,17 +49,16 @@ pub fn run(
                 service_key: Zeroizing::new(service_key.unwrap_or_default()),
                 anon_key: Zeroizing::new(anon_key.unwrap_or_default()),
             };
-            // The Storage access is checked (and its secret read) first, so
-            // a mistake there adds nothing.
+            // Everything is checked (and every secret read) first, then the
+            // project is added whole in one write: a refusal adds nothing.
             input.validate()?;
             let patch = storage_patch(&storage, None)?;
             if let Some(p) = &patch {
                 p.check_new()?;
             }
-            let project = engine.add_project(&input)?;
-            let project = apply_encryption(engine, project, &encryption)?;
-            let project = apply_copies(engine, project, &copies)?;
-            let project = apply_storage(engine, project, patch)?;
+            let storage_given = patch.is_some();
+            let changes = project_changes(engine, &encryption, &copies, patch)?;
+            let project = engine.add_project_with(&input, true, changes)?;
             let view = engine.project_view(&project)?;
             out!(
                 "Added project \"{}\" ({}) {} {}",
@@ -66,6 +67,7 @@ pub fn run(
                 view.db_url,
                 view.id
             );
+            say_changes(engine, &project, &encryption, &copies, storage_given)?;
             out!("Storage files: {}", engine.storage_view(&project)?.access);
             out!("Next: supabackup project test \"{}\"", view.name);
         }
@@ -165,12 +167,20 @@ pub fn run(
                 anon_key: z(fields.anon_key.clone()),
                 is_active: active,
             };
-            let id = resolve::project(engine, &project)?.id;
-            let p = engine.edit_project(id, patch)?;
-            let p = apply_encryption(engine, p, &fields.encryption)?;
-            let p = apply_copies(engine, p, &fields.copies)?;
-            let patch = storage_patch(&fields.storage, Some(&p))?;
-            let p = apply_storage(engine, p, patch)?;
+            // Every flag is checked first, then applied in one write: a
+            // refused flag changes nothing, the others included.
+            let current = resolve::project(engine, &project)?;
+            let storage = storage_patch(&fields.storage, Some(&current))?;
+            let storage_given = storage.is_some();
+            let changes = project_changes(engine, &fields.encryption, &fields.copies, storage)?;
+            let p = engine.edit_project_with(current.id, patch, changes)?;
+            say_changes(
+                engine,
+                &p,
+                &fields.encryption,
+                &fields.copies,
+                storage_given,
+            )?;
             let v = engine.project_view(&p)?;
             out!(
                 "Updated project \"{}\" ({}) {}",
@@ -278,28 +288,72 @@ pub fn print_report(r: &TestReport) {
     );
 }
 
-/// Applies `--encrypt-to`, `--encrypt-passphrase`, `--no-encryption`,
-/// `--store-identity` and `--forget-identity`, saying what changed.
-fn apply_encryption(
+/// What `--encrypt-to`, `--encrypt-passphrase`, `--no-encryption`,
+/// `--store-identity`, `--forget-identity`, `--copy-to`, `--no-copies`,
+/// `--remote-only`, `--keep-local` and the Storage flags (`storage`) ask
+/// for: the passphrase asked, the identity file read, the destinations
+/// found, before anything is written.
+fn project_changes(
     engine: &Unlocked,
-    mut project: Project,
-    flags: &EncryptionFlags,
-) -> Result<Project, EngineError> {
-    let change = if flags.no_encryption {
+    enc: &EncryptionFlags,
+    copies: &CopyFlags,
+    storage: Option<StoragePatch>,
+) -> Result<ProjectChanges, EngineError> {
+    let encryption = if enc.no_encryption {
         Some(EncryptionChange::Off)
-    } else if flags.encrypt_passphrase {
+    } else if enc.encrypt_passphrase {
         Some(EncryptionChange::Passphrase(password::backup_passphrase()?))
-    } else if !flags.encrypt_to.is_empty() {
-        Some(EncryptionChange::Recipients(flags.encrypt_to.clone()))
+    } else if !enc.encrypt_to.is_empty() {
+        Some(EncryptionChange::Recipients(enc.encrypt_to.clone()))
     } else {
         None
     };
-    if let Some(change) = change {
-        project = engine.set_encryption(project.id, change)?;
+    let identity = if let Some(file) = &enc.store_identity {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
+        Some(Some(Zeroizing::new(text)))
+    } else if enc.forget_identity {
+        Some(None)
+    } else {
+        None
+    };
+    let copy_to = if copies.no_copies {
+        Some(Vec::new())
+    } else if copies.copy_to.is_empty() {
+        None
+    } else {
+        Some(resolve::destinations(engine, &copies.copy_to)?)
+    };
+    let remote_only = if copies.remote_only {
+        Some(true)
+    } else if copies.keep_local {
+        Some(false)
+    } else {
+        None
+    };
+    Ok(ProjectChanges {
+        encryption,
+        identity,
+        copy_to,
+        remote_only,
+        storage,
+    })
+}
+
+/// Says what the encryption, identity, copy and (when `storage`) Storage
+/// flags changed, once the project is saved.
+fn say_changes(
+    engine: &Unlocked,
+    project: &Project,
+    enc: &EncryptionFlags,
+    copies: &CopyFlags,
+    storage: bool,
+) -> Result<(), EngineError> {
+    if enc.no_encryption || enc.encrypt_passphrase || !enc.encrypt_to.is_empty() {
         out!(
             "Backups of \"{}\" are encrypted: {}.",
             project.name,
-            describe_encryption(&project)
+            describe_encryption(project)
         );
         if matches!(project.extra.encryption, EncryptionSetting::Passphrase) {
             out!(
@@ -308,10 +362,7 @@ fn apply_encryption(
             );
         }
     }
-    if let Some(file) = &flags.store_identity {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
-        project = engine.store_identity(project.id, Some(Zeroizing::new(text)))?;
+    if let Some(file) = &enc.store_identity {
         out!(
             "The identity in {} is kept in the vault: this machine restores \"{}\"'s backups \
              without asking for it.",
@@ -319,57 +370,41 @@ fn apply_encryption(
             project.name
         );
     }
-    if flags.forget_identity {
-        project = engine.store_identity(project.id, None)?;
+    if enc.forget_identity {
         out!(
             "The vault no longer keeps an identity for \"{}\".",
             project.name
         );
     }
-    Ok(project)
-}
-
-/// Applies `--copy-to`, `--no-copies`, `--remote-only` and `--keep-local`,
-/// saying what changed.
-fn apply_copies(
-    engine: &Unlocked,
-    project: Project,
-    flags: &CopyFlags,
-) -> Result<Project, EngineError> {
-    let copy_to = if flags.no_copies {
-        Some(Vec::new())
-    } else if flags.copy_to.is_empty() {
-        None
-    } else {
-        Some(resolve::destinations(engine, &flags.copy_to)?)
-    };
-    let remote_only = if flags.remote_only {
-        Some(true)
-    } else if flags.keep_local {
-        Some(false)
-    } else {
-        None
-    };
-    if copy_to.is_none() && remote_only.is_none() {
-        return Ok(project);
+    let copies_given =
+        copies.no_copies || !copies.copy_to.is_empty() || copies.remote_only || copies.keep_local;
+    if copies_given {
+        let v = engine.project_view(project)?;
+        if v.copy_to.is_empty() {
+            out!("Backups of \"{}\" are not copied anywhere.", v.name);
+        } else {
+            out!(
+                "Backups of \"{}\" are copied to {} after each backup{}.",
+                v.name,
+                v.copy_to.join(", "),
+                if v.remote_only {
+                    "; each local folder is removed once every copy of it is verified"
+                } else {
+                    ""
+                }
+            );
+        }
     }
-    let project = engine.set_copies(project.id, copy_to, remote_only)?;
-    let v = engine.project_view(&project)?;
-    if v.copy_to.is_empty() {
-        out!("Backups of \"{}\" are not copied anywhere.", v.name);
-    } else {
+    if storage {
+        let view = engine.storage_view(project)?;
         out!(
-            "Backups of \"{}\" are copied to {} after each backup{}.",
-            v.name,
-            v.copy_to.join(", "),
-            if v.remote_only {
-                "; each local folder is removed once every copy of it is verified"
-            } else {
-                ""
-            }
+            "Storage files of \"{}\": {}; {}.",
+            project.name,
+            view.access,
+            describe_buckets(&view)
         );
     }
-    Ok(project)
+    Ok(())
 }
 
 /// The change `--api-url`, `--storage-s3-*`, `--no-storage-s3`,
@@ -419,26 +454,6 @@ fn storage_patch(
         exclude: list(&flags.storage_exclude),
     };
     Ok((!patch.is_empty()).then_some(patch))
-}
-
-/// Applies a Storage change, saying what it is now.
-fn apply_storage(
-    engine: &Unlocked,
-    project: Project,
-    patch: Option<StoragePatch>,
-) -> Result<Project, EngineError> {
-    let Some(patch) = patch else {
-        return Ok(project);
-    };
-    let project = engine.set_storage(project.id, patch)?;
-    let view = engine.storage_view(&project)?;
-    out!(
-        "Storage files of \"{}\": {}; {}.",
-        project.name,
-        view.access,
-        describe_buckets(&view)
-    );
-    Ok(project)
 }
 
 /// The Storage S3 secret, asked on a terminal.

@@ -339,7 +339,9 @@ fn a_passphrase_set_restores_from_the_vault_and_opens_by_hand_with_age() {
         )
         .expect_code(2);
     assert!(short.stderr.contains("at least 12"), "{}", short.stderr);
-    sb.run(&["project", "remove", "Shop", "--yes"]).ok();
+    // Refused whole: nothing was added (before, a project without
+    // encryption was left behind).
+    sb.run(&["project", "show", "Shop"]).expect_code(2);
     sb.run_env(
         &[
             "project",

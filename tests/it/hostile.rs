@@ -149,6 +149,7 @@ fn endpoints_that_are_not_urls_are_refused_at_once_naming_the_part() {
     );
 
     // Storage's endpoint and API URL go through the same check.
+    let before = projects_state(&sb);
     let s3 = [
         "--storage-s3-region",
         "eu-central-1",
@@ -183,8 +184,11 @@ fn endpoints_that_are_not_urls_are_refused_at_once_naming_the_part() {
             assert!(r.stderr.contains(field), "{args:?}: {}", r.stderr);
         }
     }
-    let projects = sb.run(&["project", "list", "--json"]).ok().json();
-    assert_eq!(projects.as_array().unwrap().len(), 1, "{projects}");
+    assert_eq!(
+        projects_state(&sb),
+        before,
+        "a refused URL changed a project"
+    );
 }
 
 #[test]
@@ -280,6 +284,117 @@ fn a_destination_stored_with_a_bad_endpoint_fails_alone_and_the_others_get_their
         .find(|b| b["id"] == b2["id"])
         .unwrap();
     assert_eq!(state(&now, "nas"), "copied", "{now}");
+}
+
+/// What `project list --json` and `project show --json` say, for
+/// before/after comparisons.
+fn projects_state(sb: &Sb) -> String {
+    let mut text = sb.run(&["project", "list", "--json"]).ok().stdout;
+    for p in sb
+        .run(&["project", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+    {
+        let name = p["name"].as_str().unwrap();
+        text.push_str(&sb.run(&["project", "show", name, "--json"]).ok().stdout);
+    }
+    text
+}
+
+#[test]
+fn a_refused_project_add_or_edit_changes_nothing() {
+    let sb = Sb::new();
+    let dir = sb.tmp.path().to_path_buf();
+    let key = dir.join("key.txt");
+    sb.run(&["key", "generate", "--out", key.to_str().unwrap()])
+        .ok();
+    let nas = dir.join("nas");
+    std::fs::create_dir_all(&nas).unwrap();
+    sb.run(&[
+        "destination",
+        "add",
+        "nas",
+        "--folder",
+        nas.to_str().unwrap(),
+    ])
+    .ok();
+    sb.add_project("p1", NOWHERE);
+    let before = projects_state(&sb);
+    let add = |extra: &[&str]| {
+        let mut args = vec!["project", "add", "--name", "p2", "--db-url", NOWHERE];
+        args.extend_from_slice(extra);
+        sb.run_env(&args, &[("SUPABACKUP_BACKUP_PASSPHRASE", "short")])
+    };
+    for (extra, code, says) in [
+        (
+            &["--encrypt-to", "age1bogus"][..],
+            2,
+            "is not an age public key",
+        ),
+        (&["--copy-to", "nosuch"], 2, "nosuch"),
+        (&["--store-identity", "/nonexistent"], 1, "identity file"),
+        (&["--encrypt-passphrase"], 2, "at least 12 characters"),
+        (&["--remote-only"], 2, "needs at least one destination"),
+        (
+            &["--copy-to", "nas", "--encrypt-to", "age1bogus"],
+            2,
+            "age public key",
+        ),
+        (&["--storage-include", "a/b"], 2, "bucket"),
+    ] {
+        let r = add(extra);
+        no_panic(&format!("project add {extra:?}"), &r);
+        assert_eq!(r.code, code, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{extra:?}: {}", r.stderr);
+        assert_eq!(
+            projects_state(&sb),
+            before,
+            "{extra:?} left a project behind"
+        );
+    }
+    // The name is still free.
+    let public = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    add(&["--encrypt-to", &public]).ok();
+    let shown = sb.run(&["project", "show", "p2"]).ok();
+    assert!(
+        shown.stdout.contains("encryption:   age, to age1"),
+        "{}",
+        shown.stdout
+    );
+
+    // An edit with one refused flag applies none of the others.
+    let before = projects_state(&sb);
+    for extra in [
+        &["--encrypt-to", "age1bogus"][..],
+        &["--copy-to", "nosuch"],
+        &["--store-identity", "/nonexistent"],
+        &["--encrypt-passphrase"],
+        &["--api-url", "http://[g::1]/"],
+        &["--name", "no/slash"],
+    ] {
+        let mut args = vec![
+            "project",
+            "edit",
+            "p2",
+            "--description",
+            "changed",
+            "--environment",
+            "staging",
+            "--copy-to",
+            "nas",
+        ];
+        args.extend_from_slice(extra);
+        let r = sb.run(&args);
+        no_panic(&format!("project edit {extra:?}"), &r);
+        assert_ne!(r.code, 0, "{extra:?}: {}", r.stdout);
+        assert_eq!(projects_state(&sb), before, "{extra:?} changed the project");
+    }
 }
 
 #[test]
