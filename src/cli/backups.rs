@@ -680,6 +680,7 @@ pub fn restore(
         source,
         target,
         confirmed: a.yes,
+        skip_checksums: a.skip_checksums,
     };
     let run = async {
         match (&unlocked, target_project) {

@@ -101,7 +101,7 @@ impl Unlocked {
         let mut report = RebuildReport::default();
         for dir in set::scan(&root) {
             report.found += 1;
-            let found = match BackupSet::open_checked(&dir, None) {
+            let found = match BackupSet::open_checked(&dir, None, set::Sums::ManifestOnly) {
                 Ok(s) => s,
                 Err(e) => {
                     report.skipped.push((dir, e.to_string()));

@@ -346,6 +346,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         target: target.clone(),
                         confirmed,
                         keys,
+                        skip_checksums: false,
                     };
                     let r = match engine.restore(req, p, c).await {
                         Ok(r) => (

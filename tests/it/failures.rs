@@ -365,3 +365,95 @@ fn the_restore_drill_passes_and_catches_wrong_row_counts() {
         r.stdout
     );
 }
+
+#[test]
+fn restore_refuses_a_set_verify_calls_damaged_unless_checksums_are_skipped() {
+    let (pg, sb) = setup();
+    let b = sb.backup("P", &[]);
+    let id = b["id"].as_str().unwrap().to_string();
+    let dir = PathBuf::from(b["path"].as_str().unwrap());
+    pg.create_db("target");
+    let tables = || {
+        pg.psql(
+            "target",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+    };
+    let sums = dir.join("SHA256SUMS");
+    let original_sums = std::fs::read_to_string(&sums).unwrap();
+
+    // SHA256SUMS gone: verify and restore agree that the set is damaged.
+    std::fs::remove_file(&sums).unwrap();
+    let r = sb.run(&["verify", &id]).expect_code(1);
+    assert!(
+        r.stdout.contains("cannot read the checksums"),
+        "{}",
+        r.stdout
+    );
+    let r = sb
+        .run(&["restore", &id, "--to-url", &pg.url("target")])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("SHA256SUMS cannot be read (No such file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--skip-checksums"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was restored"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+
+    // SHA256SUMS there but disagreeing with the manifest: refused too.
+    let changed = original_sums.replacen(
+        &original_sums[..8],
+        if original_sums.starts_with('0') {
+            "11111111"
+        } else {
+            "00000000"
+        },
+        1,
+    );
+    std::fs::write(&sums, &changed).unwrap();
+    sb.run(&["verify", &id]).expect_code(1);
+    let r = sb
+        .run(&["restore", &id, "--to-url", &pg.url("target")])
+        .expect_code(1);
+    assert!(r.stderr.contains("disagree"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+    std::fs::remove_file(&sums).unwrap();
+
+    // --skip-checksums still checks every file against the manifest.
+    let data = dir.join("data.sql.zst");
+    let good = std::fs::read(&data).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    std::fs::write(&data, &bad).unwrap();
+    let r = sb
+        .run(&[
+            "restore",
+            &id,
+            "--to-url",
+            &pg.url("target"),
+            "--skip-checksums",
+        ])
+        .expect_code(1);
+    assert!(r.stderr.contains("data.sql.zst is damaged"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+
+    // Said explicitly, with intact files, the set restores.
+    std::fs::write(&data, &good).unwrap();
+    sb.run(&[
+        "restore",
+        &id,
+        "--to-url",
+        &pg.url("target"),
+        "--skip-checksums",
+    ])
+    .ok();
+    assert_eq!(tables(), "2");
+    // And with SHA256SUMS back, a plain restore works as before.
+    std::fs::write(&sums, &original_sums).unwrap();
+    pg.create_db("target2");
+    sb.run(&["restore", &id, "--to-url", &pg.url("target2")])
+        .ok();
+}
