@@ -518,6 +518,13 @@ fn print_rebuild(r: &crate::engine::RebuildReport) {
         r.known,
         r.skipped.len()
     );
+    if r.reconciled > 0 {
+        out!(
+            "{} record(s) said a backup did not complete while its set is complete on disk: \
+             recorded as completed.",
+            r.reconciled
+        );
+    }
     for p in &r.placeholders {
         out!(
             "Created inactive placeholder project \"{p}\": set its connection string with supabackup project edit \"{p}\" --db-url URL"

@@ -478,6 +478,7 @@ impl SetWriter {
             manifest::sync_dir(parent)?;
         }
         self.sealed = true;
+        crate::engine::recover::crash_point("set-promoted");
         Ok(sha)
     }
 }
