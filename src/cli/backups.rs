@@ -31,7 +31,9 @@ pub(crate) async fn ctrl_c_cancels<T>(
     out
 }
 
-/// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel.
+/// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel;
+/// the progress's notices (an upload tried again, with the wait) are said
+/// on standard error as they come, bar or not.
 pub(crate) fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
     progress: Arc<Progress>,
@@ -51,40 +53,57 @@ pub(crate) fn with_progress<T>(
             );
             bar
         });
-        let ticker = bar.clone().map(|bar| {
-            let p = progress.clone();
+        let ticker = {
+            let (p, bar) = (progress.clone(), bar.clone());
             tokio::spawn(async move {
                 loop {
-                    bar.set_length(p.total());
-                    bar.set_position(p.bytes_read());
-                    let eta = p
-                        .eta()
-                        .map(|d| format!(", ETA {}s", d.as_secs()))
-                        .unwrap_or_default();
-                    let current = p.current();
-                    let counted = if current.starts_with("storage") {
-                        format!("{} files", p.rows())
-                    } else {
-                        format!(
-                            "{} rows, {} written",
-                            p.rows(),
-                            output::bytes(p.bytes_written())
-                        )
-                    };
-                    bar.set_message(format!("{counted}{eta} | {current}"));
+                    say_notices(&p, bar.as_ref());
+                    if let Some(bar) = &bar {
+                        draw(bar, &p);
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
-        });
+        };
         let out = ctrl_c_cancels(&cancel, fut).await;
-        if let Some(t) = ticker {
-            t.abort();
-        }
+        ticker.abort();
+        say_notices(&progress, bar.as_ref());
         if let Some(b) = bar {
             b.finish_and_clear();
         }
         out
     })
+}
+
+/// Prints the notices not said yet: above the bar, or on standard error.
+fn say_notices(p: &Progress, bar: Option<&indicatif::ProgressBar>) {
+    for n in p.take_notices() {
+        match bar {
+            Some(bar) => bar.suspend(|| err!("warning: {n}")),
+            None => err!("warning: {n}"),
+        }
+    }
+}
+
+/// One frame of the progress bar.
+fn draw(bar: &indicatif::ProgressBar, p: &Progress) {
+    bar.set_length(p.total());
+    bar.set_position(p.bytes_read());
+    let eta = p
+        .eta()
+        .map(|d| format!(", ETA {}s", d.as_secs()))
+        .unwrap_or_default();
+    let current = p.current();
+    let counted = if current.starts_with("storage") {
+        format!("{} files", p.rows())
+    } else {
+        format!(
+            "{} rows, {} written",
+            p.rows(),
+            output::bytes(p.bytes_written())
+        )
+    };
+    bar.set_message(format!("{counted}{eta} | {current}"));
 }
 
 #[derive(Serialize)]

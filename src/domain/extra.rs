@@ -233,8 +233,19 @@ impl BackupExtra {
         self.copies.iter().find(|c| c.destination == destination)
     }
 
-    /// Sets the copy state for `destination`.
+    /// Sets the copy state for `destination`; a copied or failed one
+    /// counts one upload try.
     pub fn set_copy(&mut self, destination: DestinationId, status: CopyStatus) {
+        let tries = u32::from(matches!(
+            status,
+            CopyStatus::Copied | CopyStatus::Failed { .. }
+        ));
+        self.set_copy_tried(destination, status, tries);
+    }
+
+    /// Sets the copy state for `destination`, counting `tries` more upload
+    /// tries (a copy whose file was tried three times counts three).
+    pub fn set_copy_tried(&mut self, destination: DestinationId, status: CopyStatus, tries: u32) {
         let now = Utc::now();
         match self
             .copies
@@ -242,15 +253,13 @@ impl BackupExtra {
             .find(|c| c.destination == destination)
         {
             Some(c) => {
-                if !matches!(status, CopyStatus::Pending) {
-                    c.attempts += 1;
-                }
+                c.attempts = c.attempts.saturating_add(tries);
                 c.status = status;
                 c.at = now;
             }
             None => self.copies.push(CopyState {
                 destination,
-                attempts: u32::from(!matches!(status, CopyStatus::Pending)),
+                attempts: tries,
                 status,
                 at: now,
             }),

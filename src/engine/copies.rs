@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// How many times one file's upload is tried before the copy is marked failed.
 const FILE_ATTEMPTS: u32 = 3;
@@ -302,7 +303,8 @@ impl Unlocked {
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
         let b = self.backup_record(id)?;
-        let outcome = self.upload_set(&b, d, progress, cancel).await;
+        let tries = AtomicU32::new(0);
+        let outcome = self.upload_set(&b, d, &tries, progress, cancel).await;
         let (status, level, what) = match &outcome {
             Ok(bytes) => (
                 CopyStatus::Copied,
@@ -335,7 +337,23 @@ impl Unlocked {
                 ),
             ),
         };
-        self.set_copy(b.id, d.id, status);
+        let tries = match status {
+            CopyStatus::Pending => 0,
+            _ => tries.load(Ordering::Relaxed).max(1),
+        };
+        if let Err(e) = self
+            .catalog()
+            .update_backup(b.id, |r| r.extra.set_copy_tried(d.id, status, tries))
+        {
+            self.log(
+                Level::Warning,
+                None,
+                format!(
+                    "could not record the copy state of backup {}: {e}",
+                    b.id.short()
+                ),
+            );
+        }
         self.log(level, Some(b.project_id), what);
         outcome.map(|_| ())
     }
@@ -345,6 +363,7 @@ impl Unlocked {
         &self,
         b: &Backup,
         d: &Destination,
+        tries: &AtomicU32,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<u64, EngineError> {
@@ -433,7 +452,17 @@ impl Unlocked {
         for (name, path, size, want) in uploads {
             let key = format!("{objects_prefix}/{name}");
             let sent = self
-                .put_retrying(b, d, &remote, (&key, name), path, done, progress, cancel)
+                .put_retrying(
+                    b,
+                    d,
+                    &remote,
+                    (&key, name),
+                    path,
+                    done,
+                    tries,
+                    progress,
+                    cancel,
+                )
                 .await?;
             if sent != *want {
                 return Err(EngineError::Failed(format!(
@@ -451,7 +480,17 @@ impl Unlocked {
             let key = format!("{prefix}/{file}");
             let path = b.path.join(file);
             let sent = self
-                .put_retrying(b, d, &remote, (&key, file), &path, done, progress, cancel)
+                .put_retrying(
+                    b,
+                    d,
+                    &remote,
+                    (&key, file),
+                    &path,
+                    done,
+                    tries,
+                    progress,
+                    cancel,
+                )
                 .await?;
             if let Some(want) = expected.get(file.as_str())
                 && *want != sent
@@ -514,9 +553,10 @@ impl Unlocked {
     }
 
     /// Uploads one file to `key` (`label` names it in the log), trying
-    /// again after a pause when the network or the disk failed; progress
-    /// counts on from `base`. Returns
-    /// the SHA-256 of what was sent.
+    /// again after a pause when the network or the disk failed (each try
+    /// counted in `tries` beyond the first, each pause a progress notice);
+    /// progress counts on from `base`. Returns the SHA-256 of what was
+    /// sent.
     #[allow(clippy::too_many_arguments)]
     async fn put_retrying(
         &self,
@@ -526,6 +566,7 @@ impl Unlocked {
         (key, label): (&str, &str),
         path: &Path,
         base: u64,
+        tries: &AtomicU32,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<String, EngineError> {
@@ -533,6 +574,10 @@ impl Unlocked {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // The copy's tries: the first file's first try, and each retry.
+            if attempt > 1 || tries.load(Ordering::Relaxed) == 0 {
+                tries.fetch_add(1, Ordering::Relaxed);
+            }
             let p = progress.clone();
             let report = move |n: u64| p.set_read(base + n);
             let put = remote.put_file(key, path, &report);
@@ -540,22 +585,26 @@ impl Unlocked {
                 Ok(sha) => return Ok(sha),
                 Err(e) if attempt < FILE_ATTEMPTS && transient(&e) => {
                     let wait = crate::scheduler::backoff(attempt, first_wait);
-                    self.log(
-                        Level::Warning,
-                        Some(b.project_id),
-                        format!(
-                            "uploading {label} of backup {} to \"{}\" failed (attempt \
-                             {attempt}); trying again in {}s: {}",
-                            b.id.short(),
-                            d.name,
-                            wait.as_secs(),
-                            remote_error(d, e)
-                        ),
+                    let what = format!(
+                        "uploading {label} of backup {} to \"{}\" failed (attempt {attempt} of \
+                         {FILE_ATTEMPTS}); trying again in {}s: {}",
+                        b.id.short(),
+                        d.name,
+                        wait.as_secs(),
+                        remote_error(d, e)
                     );
+                    progress.notice(what.clone());
+                    progress.set_current(format!(
+                        "copying to {}: waiting {}s to try again",
+                        d.name,
+                        wait.as_secs()
+                    ));
+                    self.log(Level::Warning, Some(b.project_id), what);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.cancelled() => return Err(EngineError::Cancelled),
                     }
+                    progress.set_current(format!("copying to {}", d.name));
                 }
                 Err(e) => return Err(remote_error(d, e)),
             }

@@ -649,6 +649,16 @@ fn a_server_killed_mid_upload_leaves_an_incomplete_copy_that_sync_completes() {
     let c = copy_at(&b, "offsite");
     assert_eq!(c["state"], "failed", "{c}");
     assert!(!c["error"].as_str().unwrap().is_empty(), "{c}");
+    // Three tries of the big part, each counted, each wait said as it
+    // starts (a run from cron shows it in its mail, not only the log).
+    assert_eq!(c["attempts"], 3, "{c}");
+    assert!(
+        r.stderr.contains("warning: uploading data.sql of backup")
+            && r.stderr.contains("(attempt 1 of 3); trying again in 1s")
+            && r.stderr.contains("(attempt 2 of 3); trying again in 4s"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     // The first parts went up; the big one and SHA256SUMS did not.
     assert!(s3_file(&server, "backups", &key, "pre-data.sql").is_file());
@@ -697,8 +707,8 @@ fn a_server_killed_mid_upload_leaves_an_incomplete_copy_that_sync_completes() {
     let c = copy_at(&record(&sb, &id), "offsite").clone();
     assert_eq!(
         (c["state"].as_str(), c["attempts"].as_u64()),
-        (Some("copied"), Some(2)),
-        "{c}"
+        (Some("copied"), Some(4)),
+        "three tries in the backup, one in the sync: {c}"
     );
     assert!(s3_file(&server, "backups", &key, "SHA256SUMS").is_file());
     let r = sb.run(&["verify", &id, "--at", "offsite"]).ok();
