@@ -164,6 +164,7 @@ fn copies_cell(engine: &Engine, b: &Backup) -> String {
             let state = match &c.status {
                 crate::domain::CopyStatus::Copied => "ok",
                 crate::domain::CopyStatus::Failed { .. } => "FAILED",
+                crate::domain::CopyStatus::Damaged { .. } => "DAMAGED",
                 crate::domain::CopyStatus::Pending => "pending",
             };
             format!("{} {state}", c.destination)
@@ -312,6 +313,11 @@ pub fn backup(
                 crate::domain::CopyStatus::Copied => {
                     out!("Copied to \"{}\".", c.destination)
                 }
+                crate::domain::CopyStatus::Damaged { error } => err!(
+                    "warning: the copy at \"{}\" is damaged: {error}; `supabackup sync` \
+                     replaces it",
+                    c.destination
+                ),
                 crate::domain::CopyStatus::Failed { error } => err!(
                     "warning: the copy to \"{}\" failed: {error} (the backup itself is \
                      complete; `supabackup sync` tries the copy again)",
@@ -487,6 +493,11 @@ pub fn verify(
         a.json,
         engine.verify(&set, &keys, progress),
     )?;
+    // A copy at a destination: what was found goes on its record (damaged
+    // copies are replaced by the next sync).
+    if let (Some(f), Some(u)) = (&fetched, &unlocked) {
+        u.record_copy_check(f, &report)?;
+    }
     let drill = match (&a.restore_to, report.ok()) {
         (Some(url), true) => {
             let server = ConnInfo::parse(url)?;
@@ -575,6 +586,20 @@ pub fn verify(
             "Backup intact: every checksum matches ({place}). It is encrypted: give its identity \
              with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
              decompress every part."
+        );
+    } else if let Some(f) = &fetched {
+        let local = engine
+            .backup_record(f.id)
+            .is_ok_and(|b| !b.extra.remote_only && b.path.is_dir());
+        err!(
+            "error: the copy at \"{}\" is damaged: {}. It is recorded as damaged: {}",
+            f.destination,
+            describe_problems(&report),
+            if local {
+                "`supabackup sync` replaces it from the local set"
+            } else {
+                "the local folder is gone, so read the backup from another destination"
+            }
         );
     } else {
         err!(

@@ -152,7 +152,8 @@ pub fn run(
                     .filter_map(|b| b.extra.copy(d.id).map(|c| c.status.clone()))
                     .fold((0, 0, 0), |(ok, failed, pending), s| match s {
                         crate::domain::CopyStatus::Copied => (ok + 1, failed, pending),
-                        crate::domain::CopyStatus::Failed { .. } => (ok, failed + 1, pending),
+                        crate::domain::CopyStatus::Failed { .. }
+                        | crate::domain::CopyStatus::Damaged { .. } => (ok, failed + 1, pending),
                         crate::domain::CopyStatus::Pending => (ok, failed, pending + 1),
                     });
                 out!(

@@ -225,6 +225,12 @@ pub enum CopyStatus {
         /// Why, in words.
         error: String,
     },
+    /// It was copied, but a verify found a file of it missing or changed
+    /// there: the next sync replaces it.
+    Damaged {
+        /// What verify found, in words.
+        error: String,
+    },
 }
 
 impl BackupExtra {

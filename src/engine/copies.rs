@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod check;
+
 /// How many times one file's upload is tried before the copy is marked failed.
 const FILE_ATTEMPTS: u32 = 3;
 
@@ -200,7 +202,7 @@ impl Engine {
             None => true,
             Some(c) => match &c.status {
                 CopyStatus::Copied => false,
-                CopyStatus::Pending => true,
+                CopyStatus::Pending | CopyStatus::Damaged { .. } => true,
                 CopyStatus::Failed { .. } => due.is_none_or(|now| {
                     let wait = crate::scheduler::backoff(c.attempts.max(1), first_wait);
                     c.at + chrono::Duration::from_std(wait).unwrap_or_default() <= now
@@ -303,8 +305,16 @@ impl Unlocked {
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
         let b = self.backup_record(id)?;
+        // A copy verify found damaged gets every file sent again, its
+        // stored Storage files included (same name is no proof there).
+        let resend = b
+            .extra
+            .copy(d.id)
+            .is_some_and(|c| matches!(c.status, CopyStatus::Damaged { .. }));
         let tries = AtomicU32::new(0);
-        let outcome = self.upload_set(&b, d, &tries, progress, cancel).await;
+        let outcome = self
+            .upload_set(&b, d, resend, &tries, progress, cancel)
+            .await;
         let (status, level, what) = match &outcome {
             Ok(bytes) => (
                 CopyStatus::Copied,
@@ -363,6 +373,7 @@ impl Unlocked {
         &self,
         b: &Backup,
         d: &Destination,
+        resend: bool,
         tries: &AtomicU32,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
@@ -429,7 +440,7 @@ impl Unlocked {
             .await?
             .map_err(|e| remote_error(d, e))?;
         // Stored files already there (same name: same content) are not sent again.
-        let present = if objects.is_empty() {
+        let present = if objects.is_empty() || resend {
             BTreeMap::new()
         } else {
             self.listed_sizes(&remote, d, &objects_prefix, cancel)
@@ -766,9 +777,11 @@ impl Unlocked {
             match unless_cancelled(cancel, remote.get_bytes(&format!("{prefix}/{SUMS}"))).await? {
                 Ok(bytes) => bytes,
                 Err(RemoteError::NotFound { .. }) => {
+                    self.note_copy_damage(&b, d, format!("{SUMS} is missing"));
                     return Err(EngineError::Failed(format!(
-                        "the copy of backup {} at \"{}\" is incomplete (it has no {SUMS}): run \
-                     `supabackup sync`, or read it from another destination",
+                        "the copy of backup {} at \"{}\" is incomplete (it has no {SUMS}): \
+                         recorded as damaged; `supabackup sync` copies it again, or read it from \
+                         another destination",
                         b.id.short(),
                         d.name
                     )));
@@ -805,6 +818,7 @@ impl Unlocked {
             if size_of(file).is_none() {
                 let msg = format!("{file} is missing from the copy at \"{}\"", d.name);
                 if strict {
+                    self.note_copy_damage(&b, d, msg.clone());
                     return Err(EngineError::Failed(format!("{msg}: nothing was restored")));
                 }
                 fetched.mismatched.push(msg);
@@ -827,6 +841,7 @@ impl Unlocked {
                     d.name
                 );
                 if strict {
+                    self.note_copy_damage(&b, d, msg.clone());
                     return Err(EngineError::Failed(format!(
                         "{msg}; nothing was restored (read it from another destination, or the \
                          local set)"
