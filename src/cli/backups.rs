@@ -552,6 +552,11 @@ pub fn verify(
     for p in &report.parts {
         match &p.problem {
             None => out!("ok       {}", p.file),
+            Some(problem)
+                if problem.ends_with(": wrong key") || problem.ends_with(": wrong passphrase") =>
+            {
+                out!("KEY      {problem}")
+            }
             Some(problem) => out!("DAMAGED  {problem}"),
         }
     }
@@ -586,6 +591,12 @@ pub fn verify(
             "Backup intact: every checksum matches ({place}). It is encrypted: give its identity \
              with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
              decompress every part."
+        );
+    } else if report.wrong_key_only() {
+        err!(
+            "error: the key given does not open this backup; every checksum matches, so it is \
+             not damaged: give the identity (--identity FILE) or passphrase \
+             (SUPABACKUP_BACKUP_PASSPHRASE) it was encrypted with"
         );
     } else if let Some(f) = &fetched {
         let local = engine
