@@ -78,6 +78,8 @@ struct JobRow {
     /// Where its backups are copied instead of the project's destinations.
     copy_to: Option<Vec<String>>,
     retries: u32,
+    /// A run taking longer is cancelled (`--timeout`).
+    timeout_secs: Option<u64>,
 }
 
 fn row(engine: &Engine, j: &BackupJob) -> JobRow {
@@ -110,6 +112,7 @@ fn row(engine: &Engine, j: &BackupJob) -> JobRow {
             .as_ref()
             .map(|list| list.iter().map(|d| engine.destination_name(*d)).collect()),
         retries: j.retries,
+        timeout_secs: j.timeout_secs,
     }
 }
 
@@ -242,7 +245,20 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                     r.project,
                     if r.enabled { "enabled" } else { "disabled" }
                 );
-                out!("Kind:      {}; retries {}", r.kind, r.retries);
+                out!(
+                    "Kind:      {}; retries {}; {}",
+                    r.kind,
+                    r.retries,
+                    match r.timeout_secs {
+                        Some(secs) => format!(
+                            "a run longer than {} ({secs} s) is cancelled",
+                            output::duration_ms(
+                                i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+                            )
+                        ),
+                        None => "no timeout".to_string(),
+                    }
+                );
                 out!("Retention: {}", describe_retention(&r));
                 out!(
                     "Copies:    {}",

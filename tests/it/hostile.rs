@@ -429,3 +429,57 @@ fn bad_input_exits_2_as_the_readme_promises() {
         );
     }
 }
+
+#[test]
+fn a_schedule_shows_its_timeout() {
+    let sb = Sb::new();
+    sb.add_project("p", NOWHERE);
+    sb.run(&[
+        "schedule",
+        "add",
+        "nightly",
+        "--project",
+        "p",
+        "--cron",
+        "0 3 * * *",
+        "--timeout",
+        "3600",
+    ])
+    .ok();
+    sb.run(&[
+        "schedule",
+        "add",
+        "hourly",
+        "--project",
+        "p",
+        "--cron",
+        "@hourly",
+    ])
+    .ok();
+    let shown = sb.run(&["schedule", "show", "nightly"]).ok();
+    assert!(
+        shown
+            .stdout
+            .contains("a run longer than 1h 0m 0s (3600 s) is cancelled"),
+        "{}",
+        shown.stdout
+    );
+    let shown = sb.run(&["schedule", "show", "hourly"]).ok();
+    assert!(shown.stdout.contains("no timeout"), "{}", shown.stdout);
+    let v = sb
+        .run(&["schedule", "show", "nightly", "--json"])
+        .ok()
+        .json();
+    assert_eq!(v["timeout_secs"], 3600, "{v}");
+    let list = sb.run(&["schedule", "list", "--json"]).ok().json();
+    let by_name = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("nightly")["timeout_secs"], 3600);
+    assert_eq!(by_name("hourly")["timeout_secs"], serde_json::Value::Null);
+}
