@@ -483,3 +483,27 @@ fn a_schedule_shows_its_timeout() {
     assert_eq!(by_name("nightly")["timeout_secs"], 3600);
     assert_eq!(by_name("hourly")["timeout_secs"], serde_json::Value::Null);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_catalog_the_log_and_the_sqlite_export_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sb::new();
+    sb.add_project("p", NOWHERE);
+    let out = sb.tmp.path().join("export.db");
+    sb.run(&["export-sqlite", out.to_str().unwrap()]).ok();
+    for f in [
+        sb.data_dir().join("catalog.redb"),
+        sb.data_dir().join("supabackup.log"),
+        out,
+    ] {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", f.display());
+    }
+    // A catalog made with a looser mode is tightened when opened.
+    let catalog = sb.data_dir().join("catalog.redb");
+    std::fs::set_permissions(&catalog, std::fs::Permissions::from_mode(0o644)).unwrap();
+    sb.run(&["project", "list"]).ok();
+    let mode = std::fs::metadata(&catalog).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
