@@ -457,6 +457,8 @@ pub fn verify(
     password_file: Option<&std::path::Path>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
+    // The drill's server is checked before the (long) verify.
+    let server = a.restore_to.as_deref().map(ConnInfo::parse).transpose()?;
     let set = resolve::set(engine, &a.backup)?;
     let Fetch {
         set,
@@ -498,9 +500,8 @@ pub fn verify(
     if let (Some(f), Some(u)) = (&fetched, &unlocked) {
         u.record_copy_check(f, &report)?;
     }
-    let drill = match (&a.restore_to, report.ok()) {
-        (Some(url), true) => {
-            let server = ConnInfo::parse(url)?;
+    let drill = match (server, report.ok()) {
+        (Some(server), true) => {
             let progress = Arc::new(Progress::new());
             let r = with_progress(
                 rt,

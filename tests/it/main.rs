@@ -13,6 +13,7 @@ mod catalog_damage;
 mod copies;
 mod failures;
 mod fixture;
+mod fuzz;
 mod hosted;
 mod hostile;
 mod projects;
