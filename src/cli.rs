@@ -1,5 +1,23 @@
 //! The headless command line: the same engine as the desktop app.
 
+/// `println!` that a closed standard output does not crash (see
+/// [`output::stdout`]).
+macro_rules! out {
+    () => {{
+        let _ = $crate::cli::output::stdout(format_args!("\n"));
+    }};
+    ($($arg:tt)*) => {{
+        let _ = $crate::cli::output::stdout(format_args!("{}\n", format_args!($($arg)*)));
+    }};
+}
+
+/// `eprintln!` that a closed standard error does not crash.
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::cli::output::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod args;
 mod backups;
 mod destinations;
@@ -16,7 +34,7 @@ pub use args::Cli;
 use crate::datadir::DataDir;
 use crate::engine::{Engine, EngineError, Unlocked};
 use args::{Command, VaultCmd};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 /// Asks y/N on a terminal; refuses without one (the caller offers `--yes`).
 pub fn confirm(question: &str) -> Result<(), EngineError> {
@@ -25,8 +43,7 @@ pub fn confirm(question: &str) -> Result<(), EngineError> {
             "{question} Pass --yes to confirm when not running in a terminal."
         )));
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
+    output::stderr(format_args!("{question} [y/N] "));
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).ok();
     if matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -65,7 +82,7 @@ pub fn run(cli: Cli) -> i32 {
     match run_inner(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            err!("error: {e}");
             e.exit_code()
         }
     }
@@ -100,7 +117,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         Err(EngineError::Store(crate::store::StoreError::InUse(_)))
             if matches!(command, Command::RunDue(_)) =>
         {
-            eprintln!(
+            err!(
                 "the catalog is in use by another supabackup (the desktop app or the daemon), \
                  which runs the due schedules itself; nothing to do"
             );
@@ -142,7 +159,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         }
         Command::ExportSqlite { out } => {
             let (p, j, b) = engine.export_sqlite(&out)?;
-            println!(
+            out!(
                 "Wrote {} ({p} projects, {j} schedules, {b} backups).",
                 out.display()
             );
@@ -153,7 +170,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
         Command::Tools(cmd) => tools::run(&engine, cmd, &rt),
         Command::Vault(VaultCmd::Unlock) => {
             keyed()?;
-            println!("The master password unlocks the vault.");
+            out!("The master password unlocks the vault.");
             Ok(0)
         }
         Command::Vault(VaultCmd::ChangePassword { new_password_file }) => {
@@ -164,7 +181,7 @@ fn run_inner(cli: Cli) -> Result<i32, EngineError> {
             let unlocked = engine.unlock(&old)?;
             let new = password::new_password(new_password_file.as_deref())?;
             let (_, n) = unlocked.change_password(&old, &new)?;
-            println!("Master password changed; {n} project(s) and destination(s) re-sealed.");
+            out!("Master password changed; {n} project(s) and destination(s) re-sealed.");
             Ok(0)
         }
     }

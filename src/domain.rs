@@ -5,6 +5,7 @@ mod activity;
 mod backup;
 mod conninfo;
 mod destination;
+mod endpoint;
 mod extra;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -23,8 +24,9 @@ pub use backup::{
 pub use conninfo::{ConnInfo, SslMode};
 pub use destination::{
     Destination, DestinationExtra, DestinationKind, mask_key_id, parse_s3_url,
-    validate_destination, validate_endpoint,
+    validate_destination, validate_endpoint, validate_key_id, validate_region,
 };
+pub use endpoint::{UrlKind, validate_url};
 pub use extra::{
     BackupExtra, CopyState, CopyStatus, EncryptionSetting, Extra, Gfs, JobExtra, ProjectExtra,
     SetEncryption, StorageSummary, UsedTool,

@@ -45,7 +45,7 @@ pub use error::EngineError;
 pub use history::BackupFilter;
 pub use jobs::JobInput;
 pub use progress::Progress;
-pub use projects::{EncryptionChange, ProjectPatch, ProjectView};
+pub use projects::{EncryptionChange, ProjectChanges, ProjectPatch, ProjectView};
 pub use rebuild::RebuildReport;
 pub use restore::{RestoreReport, RestoreRequest};
 pub use scheduler::{Scheduler, Source as SchedulerSource};
@@ -159,9 +159,14 @@ impl Engine {
             entry.message
         );
         let path = self.inner.data_dir.root.join("supabackup.log");
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let written = options
             .open(&path)
             .and_then(|mut f| f.write_all(line.as_bytes()));
         if let Err(e) = written {

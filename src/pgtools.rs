@@ -8,7 +8,6 @@ mod diagnose;
 mod discover;
 mod error;
 pub mod fetch;
-pub mod managed;
 mod server;
 mod version;
 

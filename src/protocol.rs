@@ -39,14 +39,14 @@ pub enum Command {
         /// Active flag.
         active: bool,
         /// How its backups are encrypted from now on; `None` leaves it as
-        /// it is (applied after the project is saved).
+        /// it is. Saved with the fields in one write, as are the next two.
         encryption: Option<EncryptionChange>,
         /// Where its backups are copied from now on; `None` leaves it as it
-        /// is (applied after the project is saved).
+        /// is.
         copies: Option<CopiesChange>,
         /// How its Supabase Storage files are reached from now on (only
-        /// what changed); `None` leaves it as it is (applied after the
-        /// project is saved). The S3 secret in it is sealed there.
+        /// what changed); `None` leaves it as it is. The S3 secret in it is
+        /// sealed with the project.
         storage: Option<StoragePatch>,
     },
     /// Ask where to write a new age identity (private key), write it

@@ -90,10 +90,11 @@ pub fn copy_lines(b: &Backup, data: &Snapshot) -> Vec<CopyLine> {
                 CopyStatus::Copied => "copied",
                 CopyStatus::Pending => "pending",
                 CopyStatus::Failed { .. } => "failed",
+                CopyStatus::Damaged { .. } => "damaged",
             },
             at: c.at,
             error: match &c.status {
-                CopyStatus::Failed { error } => Some(error.clone()),
+                CopyStatus::Failed { error } | CopyStatus::Damaged { error } => Some(error.clone()),
                 _ => None,
             },
             readable: matches!(c.status, CopyStatus::Copied)

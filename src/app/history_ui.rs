@@ -218,6 +218,14 @@ fn copy_words(
             ui.visuals().weak_text_color(),
             format!("Not copied to \"{name}\" yet: Sync copies (or the scheduler) copies it"),
         ),
+        CopyStatus::Damaged { error } => (
+            "damaged",
+            error_color(ui),
+            format!(
+                "The copy at \"{name}\" was found damaged at {when}: {error}. Sync copies it \
+                 again."
+            ),
+        ),
         CopyStatus::Failed { error } => (
             "failed",
             error_color(ui),

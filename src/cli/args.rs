@@ -330,6 +330,11 @@ pub struct RestoreArgs {
     /// Restore only the database, not the Storage files.
     #[arg(long)]
     pub database_only: bool,
+    /// Restore a backup whose SHA256SUMS is missing or disagrees with its
+    /// manifest (verify calls it damaged); every file is still checked
+    /// against the manifest's SHA-256 first.
+    #[arg(long)]
+    pub skip_checksums: bool,
     /// Also delete the target's Storage files the backup does not know (in
     /// the backup's buckets); without it nothing is ever deleted.
     #[arg(long, conflicts_with = "database_only")]

@@ -22,7 +22,7 @@ pub(crate) async fn ctrl_c_cancels<T>(
     let c = cancel.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling...");
+            err!("\ncancelling...");
             c.cancel();
         }
     });
@@ -31,7 +31,9 @@ pub(crate) async fn ctrl_c_cancels<T>(
     out
 }
 
-/// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel.
+/// Runs `fut` with a progress bar on a terminal and Ctrl-C wired to cancel;
+/// the progress's notices (an upload tried again, with the wait) are said
+/// on standard error as they come, bar or not.
 pub(crate) fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
     progress: Arc<Progress>,
@@ -63,7 +65,8 @@ fn backup_message(p: &Progress) -> String {
 }
 
 /// Runs `fut` with a progress bar (bytes, and `message`) on a terminal and
-/// Ctrl-C wired to cancel.
+/// Ctrl-C wired to cancel; the progress's notices (an upload tried again,
+/// with the wait) are said on standard error as they come, bar or not.
 pub(crate) fn with_bar<T>(
     rt: &tokio::runtime::Runtime,
     progress: Arc<Progress>,
@@ -84,26 +87,38 @@ pub(crate) fn with_bar<T>(
             );
             bar
         });
-        let ticker = bar.clone().map(|bar| {
-            let p = progress.clone();
+        let ticker = {
+            let (p, bar) = (progress.clone(), bar.clone());
             tokio::spawn(async move {
                 loop {
-                    bar.set_length(p.total());
-                    bar.set_position(p.bytes_read());
-                    bar.set_message(message(&p));
+                    say_notices(&p, bar.as_ref());
+                    if let Some(bar) = &bar {
+                        bar.set_length(p.total());
+                        bar.set_position(p.bytes_read());
+                        bar.set_message(message(&p));
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })
-        });
+        };
         let out = ctrl_c_cancels(&cancel, fut).await;
-        if let Some(t) = ticker {
-            t.abort();
-        }
+        ticker.abort();
+        say_notices(&progress, bar.as_ref());
         if let Some(b) = bar {
             b.finish_and_clear();
         }
         out
     })
+}
+
+/// Prints the notices not said yet: above the bar, or on standard error.
+fn say_notices(p: &Progress, bar: Option<&indicatif::ProgressBar>) {
+    for n in p.take_notices() {
+        match bar {
+            Some(bar) => bar.suspend(|| err!("warning: {n}")),
+            None => err!("warning: {n}"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -164,6 +179,7 @@ fn copies_cell(engine: &Engine, b: &Backup) -> String {
             let state = match &c.status {
                 crate::domain::CopyStatus::Copied => "ok",
                 crate::domain::CopyStatus::Failed { .. } => "FAILED",
+                crate::domain::CopyStatus::Damaged { .. } => "DAMAGED",
                 crate::domain::CopyStatus::Pending => "pending",
             };
             format!("{} {state}", c.destination)
@@ -204,7 +220,7 @@ fn row<'a>(engine: &Engine, b: &'a Backup) -> BackupRow<'a> {
 fn plan_hook() -> crate::engine::storage::PlanHook {
     std::sync::Arc::new(|plan: StoragePlan| {
         if plan.first {
-            eprintln!(
+            err!(
                 "First backup of the Storage files of \"{}\": {} file(s) in {} bucket(s), {} to \
                  download from {}. Downloads from Supabase count as egress (billed past the \
                  plan's allowance); later backups download only what changed.",
@@ -283,7 +299,7 @@ pub fn backup(
         });
     } else if b.status == BackupStatus::Completed {
         for w in &warnings {
-            println!("warning: {w}");
+            out!("warning: {w}");
         }
         let secs = b
             .duration()
@@ -299,29 +315,34 @@ pub fn backup(
                 crate::domain::human_count(b.rows)
             )
         };
-        println!(
+        out!(
             "Backup {} of \"{}\" completed: {} ({what})",
             b.id.short(),
             b.project_name,
             b.path.display(),
         );
         if let (Some(v), Some(tool)) = (&b.pg_dump_version, &b.extra.pg_dump) {
-            println!("Made with pg_dump {v} ({}: {}).", tool.found_by, tool.path);
+            out!("Made with pg_dump {v} ({}: {}).", tool.found_by, tool.path);
         }
         if let Some(s) = &b.extra.storage {
-            println!("{}", storage_line(s));
+            out!("{}", storage_line(s));
         }
         for c in copy_rows(engine, &b) {
             match &c.status {
                 crate::domain::CopyStatus::Copied => {
-                    println!("Copied to \"{}\".", c.destination)
+                    out!("Copied to \"{}\".", c.destination)
                 }
-                crate::domain::CopyStatus::Failed { error } => eprintln!(
+                crate::domain::CopyStatus::Damaged { error } => err!(
+                    "warning: the copy at \"{}\" is damaged: {error}; `supabackup sync` \
+                     replaces it",
+                    c.destination
+                ),
+                crate::domain::CopyStatus::Failed { error } => err!(
                     "warning: the copy to \"{}\" failed: {error} (the backup itself is \
                      complete; `supabackup sync` tries the copy again)",
                     c.destination
                 ),
-                crate::domain::CopyStatus::Pending => eprintln!(
+                crate::domain::CopyStatus::Pending => err!(
                     "warning: the copy to \"{}\" was not made (cancelled); `supabackup sync` \
                      makes it",
                     c.destination
@@ -329,11 +350,11 @@ pub fn backup(
             }
         }
         if b.extra.remote_only {
-            println!("Every copy verified: the local folder was removed (remote-only).");
+            out!("Every copy verified: the local folder was removed (remote-only).");
         }
     }
     if b.status != BackupStatus::Completed {
-        eprintln!(
+        err!(
             "error: backup {} {}: {}",
             b.id.short(),
             b.status,
@@ -370,7 +391,7 @@ pub fn list(engine: &Engine, a: BackupsArgs) -> Result<i32, EngineError> {
         return Ok(0);
     }
     if backups.is_empty() {
-        println!("No backups yet: make one with supabackup backup PROJECT");
+        out!("No backups yet: make one with supabackup backup PROJECT");
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = backups
@@ -455,6 +476,8 @@ pub fn verify(
     password_file: Option<&std::path::Path>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<i32, EngineError> {
+    // The drill's server is checked before the (long) verify.
+    let server = a.restore_to.as_deref().map(ConnInfo::parse).transpose()?;
     let set = resolve::set(engine, &a.backup)?;
     let Fetch {
         set,
@@ -491,9 +514,13 @@ pub fn verify(
         a.json,
         engine.verify(&set, &keys, progress),
     )?;
-    let drill = match (&a.restore_to, report.ok()) {
-        (Some(url), true) => {
-            let server = ConnInfo::parse(url)?;
+    // A copy at a destination: what was found goes on its record (damaged
+    // copies are replaced by the next sync).
+    if let (Some(f), Some(u)) = (&fetched, &unlocked) {
+        u.record_copy_check(f, &report)?;
+    }
+    let drill = match (server, report.ok()) {
+        (Some(server), true) => {
             let progress = Arc::new(Progress::new());
             let r = with_progress(
                 rt,
@@ -544,15 +571,20 @@ pub fn verify(
     }
     for p in &report.parts {
         match &p.problem {
-            None => println!("ok       {}", p.file),
-            Some(problem) => println!("DAMAGED  {problem}"),
+            None => out!("ok       {}", p.file),
+            Some(problem)
+                if problem.ends_with(": wrong key") || problem.ends_with(": wrong passphrase") =>
+            {
+                out!("KEY      {problem}")
+            }
+            Some(problem) => out!("DAMAGED  {problem}"),
         }
     }
     for p in &report.problems {
-        println!("PROBLEM  {p}");
+        out!("PROBLEM  {p}");
     }
     if let Some(st) = &report.storage {
-        println!(
+        out!(
             "{}  {} stored Storage file(s), {}{}",
             if st.problems.is_empty() {
                 "ok      "
@@ -573,15 +605,35 @@ pub fn verify(
         None => report.path.display().to_string(),
     };
     if report.ok() && report.contents_checked {
-        println!("Backup intact: checksums match and every part decompresses ({place}).");
+        out!("Backup intact: checksums match and every part decompresses ({place}).");
     } else if report.ok() {
-        println!(
+        out!(
             "Backup intact: every checksum matches ({place}). It is encrypted: give its identity \
              with --identity FILE (or SUPABACKUP_BACKUP_PASSPHRASE) to also decrypt and \
              decompress every part."
         );
+    } else if report.wrong_key_only() {
+        err!(
+            "error: the key given does not open this backup; every checksum matches, so it is \
+             not damaged: give the identity (--identity FILE) or passphrase \
+             (SUPABACKUP_BACKUP_PASSPHRASE) it was encrypted with"
+        );
+    } else if let Some(f) = &fetched {
+        let local = engine
+            .backup_record(f.id)
+            .is_ok_and(|b| !b.extra.remote_only && b.path.is_dir());
+        err!(
+            "error: the copy at \"{}\" is damaged: {}. It is recorded as damaged: {}",
+            f.destination,
+            describe_problems(&report),
+            if local {
+                "`supabackup sync` replaces it from the local set"
+            } else {
+                "the local folder is gone, so read the backup from another destination"
+            }
+        );
     } else {
-        eprintln!(
+        err!(
             "error: the backup is damaged: {}",
             describe_problems(&report)
         );
@@ -589,7 +641,7 @@ pub fn verify(
     match drill {
         Some(Ok(d)) => {
             for m in &d.mismatches {
-                println!(
+                out!(
                     "MISMATCH {}: {} rows at backup time, {} after restore",
                     m.table,
                     m.expected,
@@ -599,7 +651,7 @@ pub fn verify(
                 );
             }
             for m in &d.storage_mismatches {
-                println!(
+                out!(
                     "MISMATCH bucket {}: {} file(s), {} in the backup; {} row(s), {} in \
                      storage.objects after restore",
                     m.bucket,
@@ -610,15 +662,15 @@ pub fn verify(
                 );
             }
             for w in &d.warnings {
-                println!("warning: {w}");
+                out!("warning: {w}");
             }
             if d.buckets_checked > 0 {
-                println!(
+                out!(
                     "Storage: {} bucket(s) compared with storage.objects.",
                     d.buckets_checked
                 );
             }
-            println!(
+            out!(
                 "Restore drill {}: {} tables and {} rows restored into {}{}.",
                 if d.ok() { "passed" } else { "FAILED" },
                 d.tables_checked,
@@ -631,7 +683,7 @@ pub fn verify(
                 }
             );
         }
-        Some(Err(e)) => eprintln!("error: restore drill failed: {e}"),
+        Some(Err(e)) => err!("error: restore drill failed: {e}"),
         None => {}
     }
     Ok(code)
@@ -703,6 +755,7 @@ pub fn restore(
         source,
         target,
         confirmed: a.yes,
+        skip_checksums: a.skip_checksums,
     };
     let run = async {
         match (&unlocked, target_project) {
@@ -745,29 +798,29 @@ pub fn restore(
 /// Prints how a restore went.
 fn print_restore(report: &RestoreReport) {
     for w in &report.warnings {
-        println!("warning: {w}");
+        out!("warning: {w}");
     }
     if !report.existing_roles.is_empty() {
-        println!(
+        out!(
             "Roles already present, left as they are: {}",
             report.existing_roles.join(", ")
         );
     }
     if !report.logins_without_password.is_empty() {
-        println!(
+        out!(
             "Login roles restored without a password (the backup could not read them): {}. \
              Set each one's password:",
             report.logins_without_password.join(", ")
         );
         for r in &report.logins_without_password {
-            println!(
+            out!(
                 "    ALTER ROLE {} PASSWORD '...';",
                 crate::pgtools::quote_ident(r)
             );
         }
     }
     if !report.parts.is_empty() {
-        println!(
+        out!(
             "Restored backup {} ({}) into {}: {} rows in {:.1}s{}.",
             report.backup_id.short(),
             report.parts.join(" + "),
@@ -783,9 +836,9 @@ fn print_restore(report: &RestoreReport) {
     }
     if let Some(s) = &report.storage {
         for f in &s.failed {
-            eprintln!("error: not restored: {f}");
+            err!("error: not restored: {f}");
         }
-        println!(
+        out!(
             "Restored the Storage files of backup {} into {}: {} of {} file(s) uploaded ({}), \
              {} already identical{}{}{}.",
             report.backup_id.short(),
@@ -811,7 +864,7 @@ fn print_restore(report: &RestoreReport) {
             }
         );
         if !s.failed.is_empty() {
-            eprintln!(
+            err!(
                 "error: {} Storage file(s) could not be restored (see above); the others were",
                 s.failed.len()
             );
@@ -853,19 +906,19 @@ pub fn delete(
     }
     if !with_copies {
         let b = rt.block_on(engine.delete_backup(b.id))?;
-        println!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
+        out!("Deleted backup {} of \"{}\".", b.id.short(), b.project_name);
         return Ok(0);
     }
     let unlocked = password::unlock(engine, password_file)?;
     let removal = rt.block_on(unlocked.remove_backup(b.id, false))?;
-    println!(
+    out!(
         "Deleted backup {} of \"{}\" from {}.",
         b.id.short(),
         b.project_name,
         removal.places()
     );
     for (d, why) in &removal.failed {
-        eprintln!(
+        err!(
             "error: its copy at \"{d}\" could not be deleted: {why}. The record is kept; run \
              the delete again to retry."
         );
@@ -910,7 +963,7 @@ fn fetch_if_remote(
     };
     let d = unlocked.copy_source(&b, at)?;
     if !quiet {
-        eprintln!(
+        err!(
             "Reading backup {} from \"{}\" ({}).",
             b.id.short(),
             d.name,
@@ -957,7 +1010,7 @@ struct Fetch {
 pub fn pin(engine: &Engine, id: &str, pinned: bool) -> Result<i32, EngineError> {
     let id = resolve::backup(engine, id)?.id;
     let b = engine.set_pinned(id, pinned)?;
-    println!(
+    out!(
         "Backup {} {}.",
         b.id.short(),
         if pinned {
@@ -986,18 +1039,26 @@ pub fn key_generate(out: Option<&std::path::Path>) -> Result<i32, EngineError> {
             f.write_all(identity.expose_secret().as_bytes())
                 .and_then(|_| f.sync_all())
                 .map_err(|e| EngineError::io("cannot write the identity file", path, e))?;
-            eprintln!(
+            err!(
                 "Wrote the identity (private key) to {}. Keep it safe and apart from the backups: \
                  without it, backups encrypted to its public key cannot be restored.",
                 path.display()
             );
         }
-        None => print!("{}", identity.expose_secret()),
+        None => {
+            if !output::stdout(format_args!("{}", identity.expose_secret())) {
+                return Err(EngineError::Failed(
+                    "the identity could not be written to standard output, so it is lost: \
+                     nothing was kept; run it again with --out FILE"
+                        .into(),
+                ));
+            }
+        }
     }
     if out.is_some() {
-        println!("{public}");
+        out!("{public}");
     } else {
-        eprintln!("Public key: {public}");
+        err!("Public key: {public}");
     }
     Ok(0)
 }

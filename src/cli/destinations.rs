@@ -88,10 +88,10 @@ pub fn run(
             let (d, tested) =
                 rt.block_on(u.add_destination(DestinationInput { name, kind, secret }, !no_test))?;
             if let Some(what) = tested {
-                println!("Tested: {what}");
+                out!("Tested: {what}");
             }
-            println!("Added destination \"{}\": {}", d.name, d.describe());
-            println!(
+            out!("Added destination \"{}\": {}", d.name, d.describe());
+            out!(
                 "Next: supabackup project edit PROJECT --copy-to \"{}\"",
                 d.name
             );
@@ -105,7 +105,7 @@ pub fn run(
             if j.json {
                 output::json(&views);
             } else if views.is_empty() {
-                println!(
+                out!(
                     "No destinations yet: supabackup destination add NAME --s3 s3://BUCKET/PREFIX \
                      --endpoint URL, or --folder PATH"
                 );
@@ -130,11 +130,11 @@ pub fn run(
             if json.json {
                 output::json(&v);
             } else {
-                println!("name:       {}", v.name);
-                println!("id:         {}", v.id);
-                println!("kind:       {}", v.kind);
-                println!("where:      {}", v.location);
-                println!(
+                out!("name:       {}", v.name);
+                out!("id:         {}", v.id);
+                out!("kind:       {}", v.kind);
+                out!("where:      {}", v.location);
+                out!(
                     "projects:   {}",
                     if v.projects.is_empty() {
                         "none".into()
@@ -143,7 +143,7 @@ pub fn run(
                     }
                 );
                 if !v.schedules.is_empty() {
-                    println!("schedules:  {}", v.schedules.join(", "));
+                    out!("schedules:  {}", v.schedules.join(", "));
                 }
                 let copies = engine
                     .catalog()
@@ -152,14 +152,17 @@ pub fn run(
                     .filter_map(|b| b.extra.copy(d.id).map(|c| c.status.clone()))
                     .fold((0, 0, 0), |(ok, failed, pending), s| match s {
                         crate::domain::CopyStatus::Copied => (ok + 1, failed, pending),
-                        crate::domain::CopyStatus::Failed { .. } => (ok, failed + 1, pending),
+                        crate::domain::CopyStatus::Failed { .. }
+                        | crate::domain::CopyStatus::Damaged { .. } => (ok, failed + 1, pending),
                         crate::domain::CopyStatus::Pending => (ok, failed, pending + 1),
                     });
-                println!(
+                out!(
                     "copies:     {} copied, {} failed, {} pending",
-                    copies.0, copies.1, copies.2
+                    copies.0,
+                    copies.1,
+                    copies.2
                 );
-                println!(
+                out!(
                     "added:      {}",
                     v.created_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
@@ -168,7 +171,7 @@ pub fn run(
         DestinationCmd::Test { name } => {
             let d = engine.find_destination(&name)?;
             let what = rt.block_on(keyed()?.test_destination(&d))?;
-            println!("Destination \"{}\" works: {what}", d.name);
+            out!("Destination \"{}\" works: {what}", d.name);
         }
         DestinationCmd::Remove { name, yes } => {
             let d = engine.find_destination(&name)?;
@@ -180,9 +183,9 @@ pub fn run(
                 ))?;
             }
             let (d, touched) = keyed()?.remove_destination(d.id)?;
-            println!("Removed destination \"{}\".", d.name);
+            out!("Removed destination \"{}\".", d.name);
             if !touched.is_empty() {
-                println!("No longer copied there: {}.", touched.join(", "));
+                out!("No longer copied there: {}.", touched.join(", "));
             }
         }
     }
@@ -215,27 +218,27 @@ pub fn sync(
         return Ok(code);
     }
     for (id, d) in &report.copied {
-        println!("copied   {} to \"{d}\"", id.short());
+        out!("copied   {} to \"{d}\"", id.short());
     }
     for (id, d, why) in &report.failed {
-        println!("FAILED   {} to \"{d}\": {why}", id.short());
+        out!("FAILED   {} to \"{d}\": {why}", id.short());
     }
     for (id, d) in &report.unavailable {
-        println!(
+        out!(
             "skipped  {} to \"{d}\": its local folder is gone (kept only at other destinations)",
             id.short()
         );
     }
     for id in &report.removed_local {
-        println!(
+        out!(
             "removed  {}'s local folder: every copy is verified (remote-only)",
             id.short()
         );
     }
     if report.copied.is_empty() && report.failed.is_empty() {
-        println!("Nothing to copy: every backup is at each of its destinations.");
+        out!("Nothing to copy: every backup is at each of its destinations.");
     } else {
-        println!(
+        out!(
             "{} copy(ies) made, {} failed.",
             report.copied.len(),
             report.failed.len()

@@ -72,7 +72,7 @@ pub fn unlock(engine: &Engine, password_file: Option<&Path>) -> Result<Unlocked,
             let password = match given {
                 Some(p) => p,
                 None => {
-                    eprintln!(
+                    err!(
                         "No master password is set yet. It seals the database passwords and keys \
                          in the catalog; it cannot be recovered, so keep it somewhere safe."
                     );
@@ -80,7 +80,7 @@ pub fn unlock(engine: &Engine, password_file: Option<&Path>) -> Result<Unlocked,
                 }
             };
             let unlocked = engine.init_vault(&password)?;
-            eprintln!("Master password set.");
+            err!("Master password set.");
             Ok(unlocked)
         }
         VaultState::Locked => {

@@ -6,7 +6,9 @@ use crate::cli::args::{
 use crate::cli::{confirm, output, password, resolve};
 use crate::domain::{EncryptionSetting, Project, ProjectInput, SecretSlot};
 use crate::engine::storage::{S3Change, StoragePatch, StorageView};
-use crate::engine::{EncryptionChange, EngineError, ProjectPatch, TestReport, Unlocked};
+use crate::engine::{
+    EncryptionChange, EngineError, ProjectChanges, ProjectPatch, TestReport, Unlocked,
+};
 use serde::Serialize;
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
@@ -47,24 +49,27 @@ pub fn run(
                 service_key: Zeroizing::new(service_key.unwrap_or_default()),
                 anon_key: Zeroizing::new(anon_key.unwrap_or_default()),
             };
-            // The Storage access is checked (and its secret read) first, so
-            // a mistake there adds nothing.
+            // Everything is checked (and every secret read) first, then the
+            // project is added whole in one write: a refusal adds nothing.
             input.validate()?;
             let patch = storage_patch(&storage, None)?;
             if let Some(p) = &patch {
                 p.check_new()?;
             }
-            let project = engine.add_project(&input)?;
-            let project = apply_encryption(engine, project, &encryption)?;
-            let project = apply_copies(engine, project, &copies)?;
-            let project = apply_storage(engine, project, patch)?;
+            let storage_given = patch.is_some();
+            let changes = project_changes(engine, &encryption, &copies, patch)?;
+            let project = engine.add_project_with(&input, true, changes)?;
             let view = engine.project_view(&project)?;
-            println!(
+            out!(
                 "Added project \"{}\" ({}) {} {}",
-                view.name, view.environment, view.db_url, view.id
+                view.name,
+                view.environment,
+                view.db_url,
+                view.id
             );
-            println!("Storage files: {}", engine.storage_view(&project)?.access);
-            println!("Next: supabackup project test \"{}\"", view.name);
+            say_changes(engine, &project, &encryption, &copies, storage_given)?;
+            out!("Storage files: {}", engine.storage_view(&project)?.access);
+            out!("Next: supabackup project test \"{}\"", view.name);
         }
         ProjectCmd::List(JsonFlag { json }) => {
             let views = engine
@@ -75,9 +80,7 @@ pub fn run(
             if json {
                 output::json(&views);
             } else if views.is_empty() {
-                println!(
-                    "No projects yet: add one with supabackup project add --name N --db-url URL"
-                );
+                out!("No projects yet: add one with supabackup project add --name N --db-url URL");
             } else {
                 let rows: Vec<Vec<String>> = views
                     .iter()
@@ -111,18 +114,18 @@ pub fn run(
                 });
             } else {
                 let none = || "(not set)".to_string();
-                println!("id:           {}", v.id);
-                println!("name:         {}", v.name);
-                println!("description:  {}", v.description);
-                println!("environment:  {}", v.environment);
-                println!("db_url:       {}", v.db_url);
-                println!(
+                out!("id:           {}", v.id);
+                out!("name:         {}", v.name);
+                out!("description:  {}", v.description);
+                out!("environment:  {}", v.environment);
+                out!("db_url:       {}", v.db_url);
+                out!(
                     "service_key:  {}",
                     v.service_key.clone().unwrap_or_else(none)
                 );
-                println!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
-                println!("encryption:   {}", describe_encryption(&p));
-                println!(
+                out!("anon_key:     {}", v.anon_key.clone().unwrap_or_else(none));
+                out!("encryption:   {}", describe_encryption(&p));
+                out!(
                     "copies:       {}{}",
                     if v.copy_to.is_empty() {
                         "none".to_string()
@@ -135,14 +138,14 @@ pub fn run(
                         ""
                     }
                 );
-                println!("storage:      {}", storage.access);
-                println!("buckets:      {}", describe_buckets(&storage));
-                println!("active:       {}", if v.is_active { "yes" } else { "no" });
-                println!(
+                out!("storage:      {}", storage.access);
+                out!("buckets:      {}", describe_buckets(&storage));
+                out!("active:       {}", if v.is_active { "yes" } else { "no" });
+                out!(
                     "created:      {}",
                     v.created_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
-                println!(
+                out!(
                     "updated:      {}",
                     v.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
                 );
@@ -164,22 +167,26 @@ pub fn run(
                 anon_key: z(fields.anon_key.clone()),
                 is_active: active,
             };
-            let id = resolve::project(engine, &project)?.id;
-            // A wrong --api-url (Storage's S3 endpoint, say) changes nothing.
-            if let Some(url) = fields.storage.api_url.as_deref()
-                && !url.trim().is_empty()
-            {
-                crate::domain::validate_api_url(url)?;
-            }
-            let p = engine.edit_project(id, patch)?;
-            let p = apply_encryption(engine, p, &fields.encryption)?;
-            let p = apply_copies(engine, p, &fields.copies)?;
-            let patch = storage_patch(&fields.storage, Some(&p))?;
-            let p = apply_storage(engine, p, patch)?;
+            // Every flag is checked first, then applied in one write: a
+            // refused flag changes nothing, the others included.
+            let current = resolve::project(engine, &project)?;
+            let storage = storage_patch(&fields.storage, Some(&current))?;
+            let storage_given = storage.is_some();
+            let changes = project_changes(engine, &fields.encryption, &fields.copies, storage)?;
+            let p = engine.edit_project_with(current.id, patch, changes)?;
+            say_changes(
+                engine,
+                &p,
+                &fields.encryption,
+                &fields.copies,
+                storage_given,
+            )?;
             let v = engine.project_view(&p)?;
-            println!(
+            out!(
                 "Updated project \"{}\" ({}) {}",
-                v.name, v.environment, v.db_url
+                v.name,
+                v.environment,
+                v.db_url
             );
         }
         ProjectCmd::Remove { project, yes } => {
@@ -191,7 +198,7 @@ pub fn run(
                 ))?;
             }
             let (p, jobs) = engine.remove_project(p.id)?;
-            println!(
+            out!(
                 "Removed project \"{}\" and {jobs} schedule(s); its backups are kept.",
                 p.name
             );
@@ -212,20 +219,21 @@ pub fn run(
 
 /// Prints a connection test for humans.
 pub fn print_report(r: &TestReport) {
-    println!("URL:          {}", r.db_url);
+    out!("URL:          {}", r.db_url);
     match (&r.server, &r.connect_error) {
         (Some(s), _) => {
-            println!(
+            out!(
                 "Server:       PostgreSQL {} ({})",
-                s.version, s.version_string
+                s.version,
+                s.version_string
             );
-            println!("Database:     {} as {}", s.database, s.current_user);
+            out!("Database:     {} as {}", s.database, s.current_user);
             if let Some(role) = &r.role {
-                println!("Role:         {role}");
+                out!("Role:         {role}");
             }
-            println!("Size:         {}", output::bytes(s.database_size));
-            println!("SSL:          {}", if s.ssl { "yes" } else { "no" });
-            println!(
+            out!("Size:         {}", output::bytes(s.database_size));
+            out!("SSL:          {}", if s.ssl { "yes" } else { "no" });
+            out!(
                 "Supabase:     {}",
                 if s.has_supabase_schemas {
                     "auth and storage schemas found"
@@ -234,36 +242,36 @@ pub fn print_report(r: &TestReport) {
                 }
             );
         }
-        (None, Some(e)) => println!("Connection:   FAILED: {e}"),
+        (None, Some(e)) => out!("Connection:   FAILED: {e}"),
         (None, None) => {}
     }
     match (&r.tools, &r.tools_error) {
-        (Some(t), _) => println!(
+        (Some(t), _) => out!(
             "pg_dump:      {} (version {}, {})",
             t.pg_dump.display(),
             t.version,
             t.origin.label()
         ),
-        (None, Some(e)) => println!("pg_dump:      NONE FITS: {e}"),
+        (None, Some(e)) => out!("pg_dump:      NONE FITS: {e}"),
         (None, None) => {}
     }
     if let Some(p) = r.profile {
-        println!("Profile:      {p} (default for backups of this project)");
+        out!("Profile:      {p} (default for backups of this project)");
     }
     if let Some(st) = &r.storage {
         if let Some(url) = &st.url {
-            println!("Storage URL:  {url}");
+            out!("Storage URL:  {url}");
         }
         match (&st.error, st.kind) {
-            (Some(e), _) => println!("Storage:      {}: FAILED: {e}", st.access),
-            (None, "none") => println!(
+            (Some(e), _) => out!("Storage:      {}: FAILED: {e}", st.access),
+            (None, "none") => out!(
                 "Storage:      {}: backups hold the database only",
                 st.access
             ),
             (None, _) if st.buckets.is_empty() => {
-                println!("Storage:      {}: no buckets", st.access)
+                out!("Storage:      {}: no buckets", st.access)
             }
-            (None, _) => println!(
+            (None, _) => out!(
                 "Storage:      {}: {} bucket(s): {}",
                 st.access,
                 st.buckets.len(),
@@ -272,9 +280,9 @@ pub fn print_report(r: &TestReport) {
         }
     }
     for f in &r.findings {
-        println!("Diagnosis:    [{}] {}", f.severity, f.message);
+        out!("Diagnosis:    [{}] {}", f.severity, f.message);
     }
-    println!(
+    out!(
         "Result:       {}",
         if r.ok() {
             "OK: ready to back up"
@@ -284,98 +292,123 @@ pub fn print_report(r: &TestReport) {
     );
 }
 
-/// Applies `--encrypt-to`, `--encrypt-passphrase`, `--no-encryption`,
-/// `--store-identity` and `--forget-identity`, saying what changed.
-fn apply_encryption(
+/// What `--encrypt-to`, `--encrypt-passphrase`, `--no-encryption`,
+/// `--store-identity`, `--forget-identity`, `--copy-to`, `--no-copies`,
+/// `--remote-only`, `--keep-local` and the Storage flags (`storage`) ask
+/// for: the passphrase asked, the identity file read, the destinations
+/// found, before anything is written.
+fn project_changes(
     engine: &Unlocked,
-    mut project: Project,
-    flags: &EncryptionFlags,
-) -> Result<Project, EngineError> {
-    let change = if flags.no_encryption {
+    enc: &EncryptionFlags,
+    copies: &CopyFlags,
+    storage: Option<StoragePatch>,
+) -> Result<ProjectChanges, EngineError> {
+    let encryption = if enc.no_encryption {
         Some(EncryptionChange::Off)
-    } else if flags.encrypt_passphrase {
+    } else if enc.encrypt_passphrase {
         Some(EncryptionChange::Passphrase(password::backup_passphrase()?))
-    } else if !flags.encrypt_to.is_empty() {
-        Some(EncryptionChange::Recipients(flags.encrypt_to.clone()))
+    } else if !enc.encrypt_to.is_empty() {
+        Some(EncryptionChange::Recipients(enc.encrypt_to.clone()))
     } else {
         None
     };
-    if let Some(change) = change {
-        project = engine.set_encryption(project.id, change)?;
-        println!(
+    let identity = if let Some(file) = &enc.store_identity {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
+        Some(Some(Zeroizing::new(text)))
+    } else if enc.forget_identity {
+        Some(None)
+    } else {
+        None
+    };
+    let copy_to = if copies.no_copies {
+        Some(Vec::new())
+    } else if copies.copy_to.is_empty() {
+        None
+    } else {
+        Some(resolve::destinations(engine, &copies.copy_to)?)
+    };
+    let remote_only = if copies.remote_only {
+        Some(true)
+    } else if copies.keep_local {
+        Some(false)
+    } else {
+        None
+    };
+    Ok(ProjectChanges {
+        encryption,
+        identity,
+        copy_to,
+        remote_only,
+        storage,
+    })
+}
+
+/// Says what the encryption, identity, copy and (when `storage`) Storage
+/// flags changed, once the project is saved.
+fn say_changes(
+    engine: &Unlocked,
+    project: &Project,
+    enc: &EncryptionFlags,
+    copies: &CopyFlags,
+    storage: bool,
+) -> Result<(), EngineError> {
+    if enc.no_encryption || enc.encrypt_passphrase || !enc.encrypt_to.is_empty() {
+        out!(
             "Backups of \"{}\" are encrypted: {}.",
             project.name,
-            describe_encryption(&project)
+            describe_encryption(project)
         );
         if matches!(project.extra.encryption, EncryptionSetting::Passphrase) {
-            println!(
+            out!(
                 "The passphrase is sealed in the vault for scheduled backups. Keep it somewhere \
                  else too: without it, the backups cannot be restored."
             );
         }
     }
-    if let Some(file) = &flags.store_identity {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| EngineError::io("cannot read the identity file", file, e))?;
-        project = engine.store_identity(project.id, Some(Zeroizing::new(text)))?;
-        println!(
+    if let Some(file) = &enc.store_identity {
+        out!(
             "The identity in {} is kept in the vault: this machine restores \"{}\"'s backups \
              without asking for it.",
             file.display(),
             project.name
         );
     }
-    if flags.forget_identity {
-        project = engine.store_identity(project.id, None)?;
-        println!(
+    if enc.forget_identity {
+        out!(
             "The vault no longer keeps an identity for \"{}\".",
             project.name
         );
     }
-    Ok(project)
-}
-
-/// Applies `--copy-to`, `--no-copies`, `--remote-only` and `--keep-local`,
-/// saying what changed.
-fn apply_copies(
-    engine: &Unlocked,
-    project: Project,
-    flags: &CopyFlags,
-) -> Result<Project, EngineError> {
-    let copy_to = if flags.no_copies {
-        Some(Vec::new())
-    } else if flags.copy_to.is_empty() {
-        None
-    } else {
-        Some(resolve::destinations(engine, &flags.copy_to)?)
-    };
-    let remote_only = if flags.remote_only {
-        Some(true)
-    } else if flags.keep_local {
-        Some(false)
-    } else {
-        None
-    };
-    if copy_to.is_none() && remote_only.is_none() {
-        return Ok(project);
+    let copies_given =
+        copies.no_copies || !copies.copy_to.is_empty() || copies.remote_only || copies.keep_local;
+    if copies_given {
+        let v = engine.project_view(project)?;
+        if v.copy_to.is_empty() {
+            out!("Backups of \"{}\" are not copied anywhere.", v.name);
+        } else {
+            out!(
+                "Backups of \"{}\" are copied to {} after each backup{}.",
+                v.name,
+                v.copy_to.join(", "),
+                if v.remote_only {
+                    "; each local folder is removed once every copy of it is verified"
+                } else {
+                    ""
+                }
+            );
+        }
     }
-    let project = engine.set_copies(project.id, copy_to, remote_only)?;
-    let v = engine.project_view(&project)?;
-    if v.copy_to.is_empty() {
-        println!("Backups of \"{}\" are not copied anywhere.", v.name);
-    } else {
-        println!(
-            "Backups of \"{}\" are copied to {} after each backup{}.",
-            v.name,
-            v.copy_to.join(", "),
-            if v.remote_only {
-                "; each local folder is removed once every copy of it is verified"
-            } else {
-                ""
-            }
+    if storage {
+        let view = engine.storage_view(project)?;
+        out!(
+            "Storage files of \"{}\": {}; {}.",
+            project.name,
+            view.access,
+            describe_buckets(&view)
         );
     }
-    Ok(project)
+    Ok(())
 }
 
 /// The change `--api-url`, `--storage-s3-*`, `--no-storage-s3`,
@@ -425,26 +458,6 @@ fn storage_patch(
         exclude: list(&flags.storage_exclude),
     };
     Ok((!patch.is_empty()).then_some(patch))
-}
-
-/// Applies a Storage change, saying what it is now.
-fn apply_storage(
-    engine: &Unlocked,
-    project: Project,
-    patch: Option<StoragePatch>,
-) -> Result<Project, EngineError> {
-    let Some(patch) = patch else {
-        return Ok(project);
-    };
-    let project = engine.set_storage(project.id, patch)?;
-    let view = engine.storage_view(&project)?;
-    println!(
-        "Storage files of \"{}\": {}; {}.",
-        project.name,
-        view.access,
-        describe_buckets(&view)
-    );
-    Ok(project)
 }
 
 /// The Storage S3 secret, asked on a terminal.

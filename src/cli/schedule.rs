@@ -78,6 +78,8 @@ struct JobRow {
     /// Where its backups are copied instead of the project's destinations.
     copy_to: Option<Vec<String>>,
     retries: u32,
+    /// A run taking longer is cancelled (`--timeout`).
+    timeout_secs: Option<u64>,
 }
 
 fn row(engine: &Engine, j: &BackupJob) -> JobRow {
@@ -110,6 +112,7 @@ fn row(engine: &Engine, j: &BackupJob) -> JobRow {
             .as_ref()
             .map(|list| list.iter().map(|d| engine.destination_name(*d)).collect()),
         retries: j.retries,
+        timeout_secs: j.timeout_secs,
     }
 }
 
@@ -150,9 +153,9 @@ fn local(t: chrono::DateTime<Utc>) -> String {
 }
 
 fn print_next_runs(cron: &CronSpec) {
-    println!("When:      {} ({})", cron.describe(), cron.source());
+    out!("When:      {} ({})", cron.describe(), cron.source());
     for (i, t) in cron.upcoming(Utc::now(), &Local, 5).iter().enumerate() {
-        println!(
+        out!(
             "{}  {}",
             if i == 0 { "Next runs:" } else { "          " },
             local(*t)
@@ -169,7 +172,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             fields,
         } => {
             let job = engine.add_job(&input(engine, name, project, fields)?)?;
-            println!(
+            out!(
                 "Added schedule \"{}\" for {}.",
                 job.name,
                 row(engine, &job).project
@@ -184,7 +187,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             let id = resolve::job(engine, &name)?.id;
             let i = input(engine, name.clone(), project, fields)?;
             let job = engine.edit_job(id, &i)?;
-            println!("Updated schedule \"{}\".", job.name);
+            out!("Updated schedule \"{}\".", job.name);
             print_next_runs(&CronSpec::parse(&job.cron)?);
         }
         ScheduleCmd::List(j) => {
@@ -197,7 +200,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
             if j.json {
                 output::json(&rows);
             } else if rows.is_empty() {
-                println!(
+                out!(
                     "No schedules yet: supabackup schedule add NAME --project P --cron \"0 3 * * *\""
                 );
             } else {
@@ -236,15 +239,28 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                 });
             } else {
                 let r = row(engine, &job);
-                println!(
+                out!(
                     "Schedule:  {} ({}, {})",
                     r.name,
                     r.project,
                     if r.enabled { "enabled" } else { "disabled" }
                 );
-                println!("Kind:      {}; retries {}", r.kind, r.retries);
-                println!("Retention: {}", describe_retention(&r));
-                println!(
+                out!(
+                    "Kind:      {}; retries {}; {}",
+                    r.kind,
+                    r.retries,
+                    match r.timeout_secs {
+                        Some(secs) => format!(
+                            "a run longer than {} ({secs} s) is cancelled",
+                            output::duration_ms(
+                                i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+                            )
+                        ),
+                        None => "no timeout".to_string(),
+                    }
+                );
+                out!("Retention: {}", describe_retention(&r));
+                out!(
                     "Copies:    {}",
                     match &r.copy_to {
                         None => "the project's destinations".to_string(),
@@ -253,7 +269,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
                     }
                 );
                 print_next_runs(&cron);
-                println!(
+                out!(
                     "Last run:  {}",
                     match (r.last_run_at, r.last_run_status) {
                         (Some(t), Some(s)) => format!("{} ({s})", local(t)),
@@ -264,7 +280,7 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
         }
         ScheduleCmd::Enable { name } => {
             let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, true)?;
-            println!(
+            out!(
                 "Enabled \"{}\"; next run {}.",
                 j.name,
                 j.next_run_at.map(local).unwrap_or_default()
@@ -272,11 +288,11 @@ pub fn run(engine: &Unlocked, cmd: ScheduleCmd) -> Result<i32, EngineError> {
         }
         ScheduleCmd::Disable { name } => {
             let j = engine.set_job_enabled(resolve::job(engine, &name)?.id, false)?;
-            println!("Disabled \"{}\".", j.name);
+            out!("Disabled \"{}\".", j.name);
         }
         ScheduleCmd::Remove { name } => {
             let j = engine.remove_job(resolve::job(engine, &name)?.id)?;
-            println!("Removed \"{}\"; its backups are kept.", j.name);
+            out!("Removed \"{}\"; its backups are kept.", j.name);
         }
         ScheduleCmd::Explain { cron } => print_next_runs(&CronSpec::parse(&cron)?),
     }
@@ -288,14 +304,14 @@ struct Printer;
 
 impl RunHooks for Printer {
     fn started(&self, job: &BackupJob, _: Arc<crate::engine::Progress>, _: CancelToken) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\": backing up",
             Local::now().format("%H:%M:%S"),
             job.name
         );
     }
     fn retrying(&self, job: &BackupJob, attempt: u32, wait: Duration, error: &str) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\": attempt {attempt} failed, retrying in {}s: {error}",
             Local::now().format("%H:%M:%S"),
             job.name,
@@ -303,10 +319,10 @@ impl RunHooks for Printer {
         );
     }
     fn notice(&self, message: &str) {
-        eprintln!("{} {message}", Local::now().format("%H:%M:%S"));
+        err!("{} {message}", Local::now().format("%H:%M:%S"));
     }
     fn finished(&self, r: &RunReport) {
-        eprintln!(
+        err!(
             "{} schedule \"{}\" ({}): {} after {} attempt(s): {}{}",
             Local::now().format("%H:%M:%S"),
             r.job,
@@ -337,7 +353,7 @@ pub fn run_due(
     if json {
         output::json(&reports);
     } else if reports.is_empty() {
-        println!("Nothing is due.");
+        out!("Nothing is due.");
     }
     Ok(if reports.iter().all(|r| r.ok) { 0 } else { 1 })
 }
@@ -354,7 +370,7 @@ pub fn daemon(
     rt.block_on(async move {
         let stop = CancelToken::new();
         tokio::spawn(stop_on_signal(stop.clone()));
-        eprintln!(
+        err!(
             "supabackup daemon: running schedules from {} (SIGTERM or Ctrl-C stops)",
             dd.root.display()
         );
@@ -368,7 +384,7 @@ pub fn daemon(
         .grace(Duration::from_secs(grace))
         .run(stop)
         .await?;
-        eprintln!("supabackup daemon: stopped");
+        err!("supabackup daemon: stopped");
         Ok(0)
     })
 }
@@ -456,7 +472,7 @@ pub fn catalog(
                 Ok(u) => u,
                 Err(e) => {
                     if salvage.is_some() {
-                        eprintln!(
+                        err!(
                             "The catalog was replaced, but backup records were not recreated: \
                              run `supabackup catalog rebuild` again with the master password."
                         );
@@ -488,25 +504,25 @@ pub fn catalog(
 /// What replacing a damaged catalog did, in words.
 fn print_salvage(s: &crate::store::Salvage) {
     match (&s.moved_to, &s.damage) {
-        (Some(p), Some(damage)) => println!(
+        (Some(p), Some(damage)) => out!(
             "The catalog was damaged ({damage}): moved it aside to {}.",
             p.display()
         ),
-        (Some(p), None) => println!("Moved the catalog aside to {}.", p.display()),
-        (None, _) => println!("There was no catalog file; made a new one."),
+        (Some(p), None) => out!("Moved the catalog aside to {}.", p.display()),
+        (None, _) => out!("There was no catalog file; made a new one."),
     }
     for (p, why) in &s.unusable_copies {
-        println!("Could not use the copy {}: {why}", p.display());
+        out!("Could not use the copy {}: {why}", p.display());
     }
     let (Some(copy), Some(at)) = (&s.copy, s.copy_written_at) else {
-        println!(
+        out!(
             "No usable copy of the catalog in {}: projects, schedules and settings could not be \
              restored; backup records come back from the backup folders, with placeholder projects.",
             s.copies_dir.display()
         );
         return;
     };
-    println!(
+    out!(
         "Restored from the copy of {} ({}):",
         at.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z"),
         copy.display()
@@ -518,34 +534,41 @@ fn print_salvage(s: &crate::store::Salvage) {
             names.join(", ")
         }
     };
-    println!(
+    out!(
         "  master-password vault: {}",
         if s.vault { "yes" } else { "none was set" }
     );
-    println!("  projects ({}): {}", s.projects.len(), list(&s.projects));
-    println!(
+    out!("  projects ({}): {}", s.projects.len(), list(&s.projects));
+    out!(
         "  schedules ({}): {}",
         s.schedules.len(),
         list(&s.schedules)
     );
-    println!("  settings ({}): {}", s.settings.len(), list(&s.settings));
+    out!("  settings ({}): {}", s.settings.len(), list(&s.settings));
 }
 
 /// The backup records part of a rebuild, in words.
 fn print_rebuild(r: &crate::engine::RebuildReport) {
-    println!(
+    out!(
         "Found {} backup set(s): {} record(s) recreated, {} already known, {} skipped.",
         r.found,
         r.restored,
         r.known,
         r.skipped.len()
     );
+    if r.reconciled > 0 {
+        out!(
+            "{} record(s) said a backup did not complete while its set is complete on disk: \
+             recorded as completed.",
+            r.reconciled
+        );
+    }
     for p in &r.placeholders {
-        println!(
+        out!(
             "Created inactive placeholder project \"{p}\": set its connection string with supabackup project edit \"{p}\" --db-url URL"
         );
     }
     for (dir, why) in &r.skipped {
-        println!("Skipped {}: {why}", dir.display());
+        out!("Skipped {}: {why}", dir.display());
     }
 }

@@ -36,7 +36,7 @@ pub fn run(engine: &Engine, cmd: SettingsCmd) -> Result<i32, EngineError> {
             if json.json {
                 output::json(&rows);
             } else if rows.len() == 1 {
-                println!("{}", rows[0].value.clone().unwrap_or_default());
+                out!("{}", rows[0].value.clone().unwrap_or_default());
             } else {
                 let table: Vec<Vec<String>> = rows
                     .iter()
@@ -54,12 +54,12 @@ pub fn run(engine: &Engine, cmd: SettingsCmd) -> Result<i32, EngineError> {
         SettingsCmd::Set { key, value } => {
             let key: SettingKey = key.parse()?;
             let stored = engine.set_setting(key, &value)?;
-            println!("{key} = {stored}");
+            out!("{key} = {stored}");
         }
         SettingsCmd::Unset { key } => {
             let key: SettingKey = key.parse()?;
             engine.unset_setting(key)?;
-            println!(
+            out!(
                 "{key} back to its default ({})",
                 engine.setting(key)?.unwrap_or_else(|| "auto".into())
             );
@@ -103,18 +103,18 @@ pub fn info(engine: &Engine, json: bool) -> Result<i32, EngineError> {
         output::json(&info);
         return Ok(0);
     }
-    println!("Data dir:     {} ({})", info.data_dir, info.data_dir_source);
-    println!("Catalog:      {}", info.catalog);
-    println!("Backup root:  {}", info.backup_root);
-    println!("Tools folder: {}", info.tools_dir);
+    out!("Data dir:     {} ({})", info.data_dir, info.data_dir_source);
+    out!("Catalog:      {}", info.catalog);
+    out!("Backup root:  {}", info.backup_root);
+    out!("Tools folder: {}", info.tools_dir);
     if info.tools.is_empty() {
-        println!(
+        out!(
             "PostgreSQL:   no pg_dump found: `supabackup tools install MAJOR` downloads one (a \
              server needs its major or newer)"
         );
     }
     for t in &info.tools {
-        println!(
+        out!(
             "PostgreSQL:   {} in {} ({}){}{}",
             t.version,
             t.dir.display(),

@@ -32,7 +32,7 @@ pub fn run(
         }
         ToolsCmd::Remove { version } => {
             let dir = engine.remove_tools(&version)?;
-            println!(
+            out!(
                 "Removed the PostgreSQL {version} client programs ({}).",
                 dir.display()
             );
@@ -79,7 +79,7 @@ fn list(engine: &Engine, json: bool) -> Result<i32, EngineError> {
         return Ok(0);
     }
     if tools.is_empty() {
-        println!("No PostgreSQL client programs found on this machine.");
+        out!("No PostgreSQL client programs found on this machine.");
     } else {
         let rows: Vec<Vec<String>> = tools
             .iter()
@@ -94,16 +94,16 @@ fn list(engine: &Engine, json: bool) -> Result<i32, EngineError> {
             .collect();
         output::table(&["VERSION", "FOUND BY", "PROGRAMS", "FOLDER"], &rows);
     }
-    println!();
-    println!(
+    out!();
+    out!(
         "Installed by supabackup into {}:",
         engine.tools_dir().display()
     );
     if installed.is_empty() {
-        println!("  none yet");
+        out!("  none yet");
     }
     for i in &installed {
-        println!(
+        out!(
             "  {} ({}, {}, from {})",
             i.record.version,
             i.record.target,
@@ -112,7 +112,7 @@ fn list(engine: &Engine, json: bool) -> Result<i32, EngineError> {
         );
     }
     if let Some(t) = target {
-        println!(
+        out!(
             "A server needs a pg_dump of its major version or newer: `supabackup tools install \
              MAJOR` downloads one for {} (about {} MB).",
             t.triple(),
@@ -161,7 +161,7 @@ fn install(
         let size = Target::this_machine()
             .map(|t| format!(" (about {} MB)", t.approx_download_bytes() / 1_000_000))
             .unwrap_or_default();
-        eprintln!("Installing PostgreSQL {release} client programs: {file}{size} from {from}");
+        err!("Installing PostgreSQL {release} client programs: {file}{size} from {from}");
     }
     let progress = Arc::new(Progress::new());
     let cancel = CancelToken::new();
@@ -183,7 +183,7 @@ fn install(
         return Ok(0);
     }
     let libraries = installed.record.files.len().saturating_sub(PROGRAMS.len());
-    println!(
+    out!(
         "Installed PostgreSQL {} client programs in {} ({}, and {libraries} \
          librar{} they load; {}).",
         installed.record.version,
@@ -192,12 +192,12 @@ fn install(
         if libraries == 1 { "y" } else { "ies" },
         output::bytes(bytes)
     );
-    println!("From:    {}", installed.record.source);
-    println!(
+    out!("From:    {}", installed.record.source);
+    out!(
         "SHA-256: {} (checked before unpacking)",
         installed.record.archive_sha256
     );
-    println!(
+    out!(
         "Backups of PostgreSQL {} servers use them (and of older servers when no closer pg_dump \
          is found: `supabackup tools list` shows what is).",
         release.major

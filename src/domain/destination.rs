@@ -116,18 +116,57 @@ pub fn parse_s3_url(url: &str) -> Result<(String, String), ValidationError> {
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
-/// Checks an endpoint URL: `http(s)://host[:port][/path]`.
+/// Checks an endpoint URL: `http(s)://host[:port][/path]` (see
+/// [`crate::domain::validate_url`]).
 pub fn validate_endpoint(endpoint: &str) -> Result<String, ValidationError> {
-    let e = endpoint.trim().trim_end_matches('/');
-    let rest = e
-        .strip_prefix("https://")
-        .or_else(|| e.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(e.to_string()),
-        _ => Err(ValidationError::new(
+    crate::domain::validate_url("endpoint", endpoint, crate::domain::UrlKind::Endpoint)
+}
+
+/// Checks an S3 region (`us-east-1`, `auto`...): it goes into every
+/// signed request, so letters, digits, `-` and `_` only.
+pub fn validate_region(field: &'static str, region: &str) -> Result<String, ValidationError> {
+    let r = region.trim();
+    let ok = !r.is_empty()
+        && r.len() <= 64
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(r.to_string())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be a region name such as eu-central-1 (letters, digits, '-'; \"auto\" for R2)",
+        ))
+    }
+}
+
+/// Checks an access key id: it goes into every signed request, so visible
+/// ASCII only, without spaces.
+pub fn validate_key_id(field: &'static str, id: &str) -> Result<String, ValidationError> {
+    let k = id.trim();
+    if !k.is_empty() && k.len() <= 256 && k.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(k.to_string())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be the access key id as the provider shows it (visible ASCII, no spaces)",
+        ))
+    }
+}
+
+/// An IP address cannot carry a bucket name in front of it: virtual-host
+/// addressing needs a host name.
+fn check_virtual_host(endpoint: &str) -> Result<(), ValidationError> {
+    let host = url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()));
+    match host {
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Err(ValidationError::new(
             "endpoint",
-            format!("must be an http:// or https:// URL (got \"{endpoint}\")"),
+            "is an IP address, so the bucket cannot go in front of its host name: add \
+             --path-style (MinIO and most self-hosted servers want it)",
         )),
+        _ => Ok(()),
     }
 }
 
@@ -142,22 +181,24 @@ pub fn validate_destination(name: &str, kind: &DestinationKind) -> Result<(), Va
             endpoint,
             region,
             access_key_id,
+            path_style,
             ..
         } => {
-            if let Err(e) = validate_endpoint(endpoint) {
-                errors.push(e);
+            match validate_endpoint(endpoint) {
+                Ok(e) if !path_style => errors.extend(check_virtual_host(&e).err()),
+                Ok(_) => {}
+                Err(e) => errors.push(e),
             }
-            if region.trim().is_empty() {
-                errors.push(ValidationError::new(
-                    "region",
-                    "must be set (\"auto\" for R2)",
-                ));
+            if let Err(e) = validate_region("region", region) {
+                errors.push(e);
             }
             if access_key_id.trim().is_empty() {
                 errors.push(ValidationError::new(
                     "access_key_id",
                     "must be set (--access-key-id or SUPABACKUP_S3_ACCESS_KEY_ID)",
                 ));
+            } else if let Err(e) = validate_key_id("access_key_id", access_key_id) {
+                errors.push(e);
             }
         }
         DestinationKind::Folder { path } => {

@@ -242,6 +242,12 @@ pub enum CopyStatus {
         /// Why, in words.
         error: String,
     },
+    /// It was copied, but a verify found a file of it missing or changed
+    /// there: the next sync replaces it.
+    Damaged {
+        /// What verify found, in words.
+        error: String,
+    },
 }
 
 impl BackupExtra {
@@ -250,8 +256,19 @@ impl BackupExtra {
         self.copies.iter().find(|c| c.destination == destination)
     }
 
-    /// Sets the copy state for `destination`.
+    /// Sets the copy state for `destination`; a copied or failed one
+    /// counts one upload try.
     pub fn set_copy(&mut self, destination: DestinationId, status: CopyStatus) {
+        let tries = u32::from(matches!(
+            status,
+            CopyStatus::Copied | CopyStatus::Failed { .. }
+        ));
+        self.set_copy_tried(destination, status, tries);
+    }
+
+    /// Sets the copy state for `destination`, counting `tries` more upload
+    /// tries (a copy whose file was tried three times counts three).
+    pub fn set_copy_tried(&mut self, destination: DestinationId, status: CopyStatus, tries: u32) {
         let now = Utc::now();
         match self
             .copies
@@ -259,15 +276,13 @@ impl BackupExtra {
             .find(|c| c.destination == destination)
         {
             Some(c) => {
-                if !matches!(status, CopyStatus::Pending) {
-                    c.attempts += 1;
-                }
+                c.attempts = c.attempts.saturating_add(tries);
                 c.status = status;
                 c.at = now;
             }
             None => self.copies.push(CopyState {
                 destination,
-                attempts: u32::from(!matches!(status, CopyStatus::Pending)),
+                attempts: tries,
                 status,
                 at: now,
             }),

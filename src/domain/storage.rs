@@ -86,29 +86,10 @@ pub fn derived_api_url(info: &ConnInfo) -> Option<String> {
 }
 
 /// Checks and normalises an API or S3 endpoint URL (`http(s)://...`, no
-/// trailing `/`), naming `field` in the error.
+/// trailing `/`), naming `field` in the error (see
+/// [`crate::domain::validate_url`]: the syntax only).
 pub fn validate_storage_url(field: &'static str, url: &str) -> Result<String, ValidationError> {
-    let u = url.trim().trim_end_matches('/');
-    let rest = u
-        .strip_prefix("https://")
-        .or_else(|| u.strip_prefix("http://"));
-    match rest {
-        Some(host)
-            if !host.is_empty()
-                && !host.starts_with('/')
-                && !host.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') =>
-        {
-            Ok(u.to_string())
-        }
-        _ => Err(ValidationError::new(
-            field,
-            format!(
-                "must be an http:// or https:// URL such as https://PROJECT.supabase.co/storage/v1 \
-                 (got \"{}\")",
-                url.trim()
-            ),
-        )),
-    }
+    crate::domain::validate_url(field, url, crate::domain::UrlKind::Endpoint)
 }
 
 /// The path of an `http(s)://host[:port]/path` URL, without a trailing `/`
@@ -187,24 +168,25 @@ pub fn validate_bucket_name(name: &str) -> Result<String, ValidationError> {
 /// Checks the S3 fields together.
 pub fn validate_storage_s3(s3: &StorageS3) -> Result<StorageS3, ValidationError> {
     let endpoint = validate_storage_url("storage_s3_endpoint", &s3.endpoint)?;
-    let region = s3.region.trim();
-    if region.is_empty() || region.contains(char::is_whitespace) {
+    if s3.region.trim().is_empty() {
         return Err(ValidationError::new(
             "storage_s3_region",
             "is required: the project's region, such as eu-central-1 (Settings > General)",
         ));
     }
-    let key = s3.access_key_id.trim();
-    if key.is_empty() || key.contains(char::is_whitespace) {
+    let region = crate::domain::validate_region("storage_s3_region", &s3.region)?;
+    if s3.access_key_id.trim().is_empty() {
         return Err(ValidationError::new(
             "storage_s3_access_key_id",
             "is required: the access key id made under Storage > S3 in the dashboard",
         ));
     }
+    let access_key_id =
+        crate::domain::validate_key_id("storage_s3_access_key_id", &s3.access_key_id)?;
     Ok(StorageS3 {
         endpoint,
-        region: region.to_string(),
-        access_key_id: key.to_string(),
+        region,
+        access_key_id,
     })
 }
 

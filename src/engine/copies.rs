@@ -26,6 +26,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+mod check;
 
 /// How many times one file's upload is tried before the copy is marked failed.
 const FILE_ATTEMPTS: u32 = 3;
@@ -209,7 +212,7 @@ impl Engine {
             None => true,
             Some(c) => match &c.status {
                 CopyStatus::Copied => false,
-                CopyStatus::Pending => true,
+                CopyStatus::Pending | CopyStatus::Damaged { .. } => true,
                 CopyStatus::Failed { .. } => due.is_none_or(|now| {
                     let wait = crate::scheduler::backoff(c.attempts.max(1), first_wait);
                     c.at + chrono::Duration::from_std(wait).unwrap_or_default() <= now
@@ -312,7 +315,16 @@ impl Unlocked {
         cancel: &CancelToken,
     ) -> Result<(), EngineError> {
         let b = self.backup_record(id)?;
-        let outcome = self.upload_set(&b, d, progress, cancel).await;
+        // A copy verify found damaged gets every file sent again, its
+        // stored Storage files included (same name is no proof there).
+        let resend = b
+            .extra
+            .copy(d.id)
+            .is_some_and(|c| matches!(c.status, CopyStatus::Damaged { .. }));
+        let tries = AtomicU32::new(0);
+        let outcome = self
+            .upload_set(&b, d, resend, &tries, progress, cancel)
+            .await;
         let (status, level, what) = match &outcome {
             Ok(bytes) => (
                 CopyStatus::Copied,
@@ -345,7 +357,23 @@ impl Unlocked {
                 ),
             ),
         };
-        self.set_copy(b.id, d.id, status);
+        let tries = match status {
+            CopyStatus::Pending => 0,
+            _ => tries.load(Ordering::Relaxed).max(1),
+        };
+        if let Err(e) = self
+            .catalog()
+            .update_backup(b.id, |r| r.extra.set_copy_tried(d.id, status, tries))
+        {
+            self.log(
+                Level::Warning,
+                None,
+                format!(
+                    "could not record the copy state of backup {}: {e}",
+                    b.id.short()
+                ),
+            );
+        }
         self.log(level, Some(b.project_id), what);
         outcome.map(|_| ())
     }
@@ -355,6 +383,8 @@ impl Unlocked {
         &self,
         b: &Backup,
         d: &Destination,
+        resend: bool,
+        tries: &AtomicU32,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<u64, EngineError> {
@@ -419,16 +449,14 @@ impl Unlocked {
         } else {
             Some(self.write_lease(&remote, d, b, progress, cancel).await?)
         };
-        let sent = self
-            .send_set(
-                b,
-                d,
-                &remote,
-                (&files, &expected, &objects),
-                progress,
-                cancel,
-            )
-            .await;
+        let plan = SendPlan {
+            files: &files,
+            expected: &expected,
+            objects: &objects,
+            resend,
+            tries,
+        };
+        let sent = self.send_set(b, d, &remote, plan, progress, cancel).await;
         if let Some(lease) = lease {
             lease.release().await;
         }
@@ -460,22 +488,26 @@ impl Unlocked {
     }
 
     /// The copy itself, once the destination answers: the Storage files not
-    /// there yet, the set's files, `SHA256SUMS` last, then the listing
-    /// compared with what was sent. Returns the bytes of the set.
-    #[allow(clippy::type_complexity)]
+    /// there yet (all of them when `resend`: a damaged copy is replaced), the
+    /// set's files, `SHA256SUMS` last, then the listing compared with what
+    /// was sent; `tries` counts every upload attempt. Returns the bytes of
+    /// the set.
     async fn send_set(
         &self,
         b: &Backup,
         d: &Destination,
         remote: &Remote,
-        (files, expected, objects): (
-            &[(String, u64)],
-            &BTreeMap<&str, &str>,
-            &[(String, PathBuf, u64, String)],
-        ),
+        plan: SendPlan<'_>,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<u64, EngineError> {
+        let SendPlan {
+            files,
+            expected,
+            objects,
+            resend,
+            tries,
+        } = plan;
         let remote = remote.clone();
         let prefix = remote_prefix(b);
         let objects_prefix = remote_objects_prefix(b);
@@ -485,7 +517,7 @@ impl Unlocked {
             .await?
             .map_err(|e| remote_error(d, e))?;
         // Stored files already there (same name: same content) are not sent again.
-        let present = if objects.is_empty() {
+        let present = if objects.is_empty() || resend {
             BTreeMap::new()
         } else {
             self.listed_sizes(&remote, d, &objects_prefix, cancel)
@@ -508,7 +540,17 @@ impl Unlocked {
         for (name, path, size, want) in uploads {
             let key = format!("{objects_prefix}/{name}");
             let sent = self
-                .put_retrying(b, d, &remote, (&key, name), path, done, progress, cancel)
+                .put_retrying(
+                    b,
+                    d,
+                    &remote,
+                    (&key, name),
+                    path,
+                    done,
+                    tries,
+                    progress,
+                    cancel,
+                )
                 .await?;
             if sent != *want {
                 return Err(EngineError::Failed(format!(
@@ -527,7 +569,17 @@ impl Unlocked {
             let key = format!("{prefix}/{file}");
             let path = b.path.join(file);
             let sent = self
-                .put_retrying(b, d, &remote, (&key, file), &path, done, progress, cancel)
+                .put_retrying(
+                    b,
+                    d,
+                    &remote,
+                    (&key, file),
+                    &path,
+                    done,
+                    tries,
+                    progress,
+                    cancel,
+                )
                 .await?;
             if let Some(want) = expected.get(file.as_str())
                 && *want != sent
@@ -590,9 +642,10 @@ impl Unlocked {
     }
 
     /// Uploads one file to `key` (`label` names it in the log), trying
-    /// again after a pause when the network or the disk failed; progress
-    /// counts on from `base`. Returns
-    /// the SHA-256 of what was sent.
+    /// again after a pause when the network or the disk failed (each try
+    /// counted in `tries` beyond the first, each pause a progress notice);
+    /// progress counts on from `base`. Returns the SHA-256 of what was
+    /// sent.
     #[allow(clippy::too_many_arguments)]
     async fn put_retrying(
         &self,
@@ -602,6 +655,7 @@ impl Unlocked {
         (key, label): (&str, &str),
         path: &Path,
         base: u64,
+        tries: &AtomicU32,
         progress: &Arc<Progress>,
         cancel: &CancelToken,
     ) -> Result<String, EngineError> {
@@ -609,6 +663,10 @@ impl Unlocked {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // The copy's tries: the first file's first try, and each retry.
+            if attempt > 1 || tries.load(Ordering::Relaxed) == 0 {
+                tries.fetch_add(1, Ordering::Relaxed);
+            }
             let p = progress.clone();
             let report = move |n: u64| p.set_read(base + n);
             let put = remote.put_file(key, path, &report);
@@ -616,22 +674,26 @@ impl Unlocked {
                 Ok(sha) => return Ok(sha),
                 Err(e) if attempt < FILE_ATTEMPTS && transient(&e) => {
                     let wait = crate::scheduler::backoff(attempt, first_wait);
-                    self.log(
-                        Level::Warning,
-                        Some(b.project_id),
-                        format!(
-                            "uploading {label} of backup {} to \"{}\" failed (attempt \
-                             {attempt}); trying again in {}s: {}",
-                            b.id.short(),
-                            d.name,
-                            wait.as_secs(),
-                            remote_error(d, e)
-                        ),
+                    let what = format!(
+                        "uploading {label} of backup {} to \"{}\" failed (attempt {attempt} of \
+                         {FILE_ATTEMPTS}); trying again in {}s: {}",
+                        b.id.short(),
+                        d.name,
+                        wait.as_secs(),
+                        remote_error(d, e)
                     );
+                    progress.notice(what.clone());
+                    progress.set_current(format!(
+                        "copying to {}: waiting {}s to try again",
+                        d.name,
+                        wait.as_secs()
+                    ));
+                    self.log(Level::Warning, Some(b.project_id), what);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.cancelled() => return Err(EngineError::Cancelled),
                     }
+                    progress.set_current(format!("copying to {}", d.name));
                 }
                 Err(e) => return Err(remote_error(d, e)),
             }
@@ -793,9 +855,11 @@ impl Unlocked {
             match unless_cancelled(cancel, remote.get_bytes(&format!("{prefix}/{SUMS}"))).await? {
                 Ok(bytes) => bytes,
                 Err(RemoteError::NotFound { .. }) => {
+                    self.note_copy_damage(&b, d, format!("{SUMS} is missing"));
                     return Err(EngineError::Failed(format!(
-                        "the copy of backup {} at \"{}\" is incomplete (it has no {SUMS}): run \
-                     `supabackup sync`, or read it from another destination",
+                        "the copy of backup {} at \"{}\" is incomplete (it has no {SUMS}): \
+                         recorded as damaged; `supabackup sync` copies it again, or read it from \
+                         another destination",
                         b.id.short(),
                         d.name
                     )));
@@ -832,6 +896,7 @@ impl Unlocked {
             if size_of(file).is_none() {
                 let msg = format!("{file} is missing from the copy at \"{}\"", d.name);
                 if strict {
+                    self.note_copy_damage(&b, d, msg.clone());
                     return Err(EngineError::Failed(format!("{msg}: nothing was restored")));
                 }
                 fetched.mismatched.push(msg);
@@ -854,6 +919,7 @@ impl Unlocked {
                     d.name
                 );
                 if strict {
+                    self.note_copy_damage(&b, d, msg.clone());
                     return Err(EngineError::Failed(format!(
                         "{msg}; nothing was restored (read it from another destination, or the \
                          local set)"
@@ -1219,4 +1285,16 @@ impl Unlocked {
             ),
         }
     }
+}
+
+/// What one copy sends: the set's files with their sizes and published
+/// SHA-256, the stored Storage files it refers to (name, path, size, SHA-256),
+/// whether those are sent even when present (a damaged copy), and the count
+/// of upload attempts.
+struct SendPlan<'a> {
+    files: &'a [(String, u64)],
+    expected: &'a BTreeMap<&'a str, &'a str>,
+    objects: &'a [(String, PathBuf, u64, String)],
+    resend: bool,
+    tries: &'a AtomicU32,
 }

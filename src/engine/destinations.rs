@@ -115,7 +115,8 @@ impl Unlocked {
                 path_style,
                 access_key_id,
             } => DestinationKind::S3 {
-                endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+                endpoint: crate::domain::validate_endpoint(&endpoint)
+                    .unwrap_or_else(|_| endpoint.trim().to_string()),
                 region: region.trim().to_string(),
                 bucket,
                 prefix: prefix.trim_matches('/').to_string(),
@@ -149,7 +150,12 @@ impl Unlocked {
             }
             (DestinationKind::Folder { .. }, _) => {}
         }
-        // Opening checks what a request would refuse (the prefix's characters).
+        // The prefix's characters are checked as every key is: a mistake
+        // typed is bad input.
+        if let DestinationKind::S3 { prefix, .. } = &d.kind {
+            crate::engine::remote::clean_prefix(prefix)
+                .map_err(|e| crate::domain::ValidationError::new("s3", e.to_string()))?;
+        }
         let remote = self.remote(&d)?;
         if self.catalog().find_destination(&d.name).is_ok() {
             return Err(crate::store::StoreError::NameTaken {

@@ -196,6 +196,8 @@ impl Engine {
             keys: req.keys.clone(),
             target: target.clone(),
             confirmed: true,
+            // The drill runs after verify, which checked them.
+            skip_checksums: false,
         };
         let restored = self
             .restore_inner(&restore, &progress, &cancel, None, false)

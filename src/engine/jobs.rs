@@ -43,11 +43,9 @@ pub struct JobInput {
 fn validate_webhook(url: &Option<String>) -> Result<(), ValidationError> {
     match url.as_deref().map(str::trim) {
         None | Some("") => Ok(()),
-        Some(u) if (u.starts_with("https://") || u.starts_with("http://")) && u.len() > 8 => Ok(()),
-        Some(_) => Err(ValidationError::new(
-            "webhook",
-            "must be an http:// or https:// URL",
-        )),
+        Some(u) => {
+            crate::domain::validate_url("webhook", u, crate::domain::UrlKind::Call).map(drop)
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Progress {
     /// Set when the job has ended, whatever the outcome.
     done: AtomicBool,
     current: Mutex<String>,
+    /// Things to say once, as they happen (an upload tried again).
+    notices: Mutex<Vec<String>>,
 }
 
 impl Default for Progress {
@@ -40,7 +42,24 @@ impl Progress {
             total: AtomicU64::new(0),
             done: AtomicBool::new(false),
             current: Mutex::new(String::new()),
+            notices: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Something to say once, as it happens (the CLI prints it on
+    /// standard error, a wait of minutes is not silent).
+    pub fn notice(&self, what: impl Into<String>) {
+        if let Ok(mut n) = self.notices.lock() {
+            n.push(what.into());
+        }
+    }
+
+    /// The notices not taken yet, oldest first.
+    pub fn take_notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     /// What is being worked on: a part, a table.

@@ -10,6 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+mod changes;
+
+pub use changes::ProjectChanges;
+
 /// A project as shown to the user: secrets masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectView {
@@ -143,6 +147,20 @@ impl Engine {
         remote_only: Option<bool>,
     ) -> Result<Project, EngineError> {
         let mut project = self.project(id)?;
+        self.apply_copies(&mut project, copy_to, remote_only)?;
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(Level::Info, Some(id), self.copies_line(&project));
+        Ok(project)
+    }
+
+    /// [`Self::set_copies`] on a record in memory: checked, not written.
+    pub(crate) fn apply_copies(
+        &self,
+        project: &mut Project,
+        copy_to: Option<Vec<DestinationId>>,
+        remote_only: Option<bool>,
+    ) -> Result<(), EngineError> {
         if let Some(list) = copy_to {
             for d in &list {
                 self.destination(*d)?;
@@ -162,39 +180,53 @@ impl Engine {
                 .into(),
             ));
         }
-        project.updated_at = Utc::now();
-        self.catalog().update_project(&project)?;
+        Ok(())
+    }
+
+    /// Where the project's backups are copied, for the activity log.
+    pub(crate) fn copies_line(&self, project: &Project) -> String {
         let names: Vec<String> = project
             .extra
             .copy_to
             .iter()
             .map(|d| format!("\"{}\"", self.destination_name(*d)))
             .collect();
-        self.log(
-            Level::Info,
-            Some(id),
-            format!(
-                "backups of \"{}\" are copied to {}{}",
-                project.name,
-                if names.is_empty() {
-                    "no destination".to_string()
-                } else {
-                    names.join(", ")
-                },
-                if project.extra.remote_only {
-                    " (remote-only: the local folders go once every copy is verified)"
-                } else {
-                    ""
-                }
-            ),
-        );
-        Ok(project)
+        format!(
+            "backups of \"{}\" are copied to {}{}",
+            project.name,
+            if names.is_empty() {
+                "no destination".to_string()
+            } else {
+                names.join(", ")
+            },
+            if project.extra.remote_only {
+                " (remote-only: the local folders go once every copy is verified)"
+            } else {
+                ""
+            }
+        )
     }
 }
 
 impl Unlocked {
     /// Validates, seals and stores a new project.
     pub fn add_project(&self, input: &ProjectInput) -> Result<Project, EngineError> {
+        let (project, masked) = self.new_project_record(input)?;
+        self.catalog().insert_project(&project)?;
+        self.log(
+            Level::Info,
+            Some(project.id),
+            format!("project \"{}\" added ({masked})", project.name),
+        );
+        Ok(project)
+    }
+
+    /// A new project's record, checked and sealed, not stored; and its
+    /// connection string masked.
+    pub(crate) fn new_project_record(
+        &self,
+        input: &ProjectInput,
+    ) -> Result<(Project, String), EngineError> {
         let valid = input.validate()?;
         let now = Utc::now();
         let masked = valid.conninfo.masked();
@@ -207,17 +239,27 @@ impl Unlocked {
             now,
             Extra::default(),
         )?;
-        self.catalog().insert_project(&project)?;
-        self.log(
-            Level::Info,
-            Some(project.id),
-            format!("project \"{}\" added ({masked})", project.name),
-        );
-        Ok(project)
+        Ok((project, masked))
     }
 
     /// Applies a patch: the whole result is validated, changed secrets re-sealed.
     pub fn edit_project(&self, id: ProjectId, patch: ProjectPatch) -> Result<Project, EngineError> {
+        let updated = self.edited_record(id, patch)?;
+        self.catalog().update_project(&updated)?;
+        self.log(
+            Level::Info,
+            Some(id),
+            format!("project \"{}\" edited", updated.name),
+        );
+        Ok(updated)
+    }
+
+    /// The project with `patch` applied, checked and sealed, not stored.
+    pub(crate) fn edited_record(
+        &self,
+        id: ProjectId,
+        patch: ProjectPatch,
+    ) -> Result<Project, EngineError> {
         let current = self.project(id)?;
         let open = |slot: SecretSlot| -> Result<Zeroizing<String>, EngineError> {
             Ok(self
@@ -246,7 +288,7 @@ impl Unlocked {
             },
         };
         let valid = input.validate()?;
-        let updated = sealed_project(
+        sealed_project(
             self.vault(),
             id,
             valid,
@@ -254,14 +296,7 @@ impl Unlocked {
             current.created_at,
             Utc::now(),
             current.extra.clone(),
-        )?;
-        self.catalog().update_project(&updated)?;
-        self.log(
-            Level::Info,
-            Some(id),
-            format!("project \"{}\" edited", updated.name),
-        );
-        Ok(updated)
+        )
     }
 
     /// The project's connection string, opened.
@@ -327,6 +362,21 @@ impl Unlocked {
         change: EncryptionChange,
     ) -> Result<Project, EngineError> {
         let mut project = self.project(id)?;
+        let line = self.apply_encryption(&mut project, change)?;
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(Level::Info, Some(id), line);
+        Ok(project)
+    }
+
+    /// [`Self::set_encryption`] on a record in memory: checked, sealed, not
+    /// written. Returns the line for the activity log.
+    pub(crate) fn apply_encryption(
+        &self,
+        project: &mut Project,
+        change: EncryptionChange,
+    ) -> Result<String, EngineError> {
+        let id = project.id;
         let (setting, passphrase) = match change {
             EncryptionChange::Off => (EncryptionSetting::Off, None),
             EncryptionChange::Recipients(keys) => {
@@ -362,14 +412,10 @@ impl Unlocked {
             EncryptionSetting::Passphrase => "with a passphrase".to_string(),
         };
         project.extra.encryption = setting;
-        project.updated_at = Utc::now();
-        self.catalog().update_project(&project)?;
-        self.log(
-            Level::Info,
-            Some(id),
-            format!("encryption of \"{}\"'s backups: {what}", project.name),
-        );
-        Ok(project)
+        Ok(format!(
+            "encryption of \"{}\"'s backups: {what}",
+            project.name
+        ))
     }
 
     /// Keeps an age identity (the text of an identity file) sealed in the
@@ -381,33 +427,40 @@ impl Unlocked {
         identity: Option<Zeroizing<String>>,
     ) -> Result<Project, EngineError> {
         let mut project = self.project(id)?;
+        let line = self.apply_identity(&mut project, identity)?;
+        project.updated_at = Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(Level::Info, Some(id), line);
+        Ok(project)
+    }
+
+    /// [`Self::store_identity`] on a record in memory: checked, sealed, not
+    /// written. Returns the line for the activity log.
+    pub(crate) fn apply_identity(
+        &self,
+        project: &mut Project,
+        identity: Option<Zeroizing<String>>,
+    ) -> Result<String, EngineError> {
         let sealed = match &identity {
             Some(text) => {
                 Keys::none().add_identity_text(text, "the identity")?;
                 Some(
                     self.vault()
-                        .seal_str(&SecretSlot::AgeIdentity.purpose(&id), text)?,
+                        .seal_str(&SecretSlot::AgeIdentity.purpose(&project.id), text)?,
                 )
             }
             None => None,
         };
         project.set_sealed(SecretSlot::AgeIdentity, sealed);
-        project.updated_at = Utc::now();
-        self.catalog().update_project(&project)?;
-        self.log(
-            Level::Info,
-            Some(id),
-            format!(
-                "identity of \"{}\"'s backups {} the vault",
-                project.name,
-                if identity.is_some() {
-                    "kept in"
-                } else {
-                    "removed from"
-                }
-            ),
-        );
-        Ok(project)
+        Ok(format!(
+            "identity of \"{}\"'s backups {} the vault",
+            project.name,
+            if identity.is_some() {
+                "kept in"
+            } else {
+                "removed from"
+            }
+        ))
     }
 
     /// What encrypts the project's next backup, if anything.
@@ -452,6 +505,7 @@ impl Unlocked {
 }
 
 /// A change to how a project's backups are encrypted.
+#[derive(Clone)]
 pub enum EncryptionChange {
     /// Not encrypted.
     Off,

@@ -26,6 +26,9 @@ pub struct RebuildReport {
     pub restored: usize,
     /// Already in the catalog.
     pub known: usize,
+    /// In the catalog as not completed (interrupted, failed) while their
+    /// set is complete on disk: recorded as completed.
+    pub reconciled: usize,
     /// Placeholder projects created.
     pub placeholders: Vec<String>,
     /// Folders skipped, and why.
@@ -101,7 +104,7 @@ impl Unlocked {
         let mut report = RebuildReport::default();
         for dir in set::scan(&root) {
             report.found += 1;
-            let found = match BackupSet::open_checked(&dir, None) {
+            let found = match BackupSet::open_checked(&dir, None, set::Sums::ManifestOnly) {
                 Ok(s) => s,
                 Err(e) => {
                     report.skipped.push((dir, e.to_string()));
@@ -109,8 +112,12 @@ impl Unlocked {
                 }
             };
             let manifest = &found.manifest;
-            if self.catalog().backup(manifest.id)?.is_some() {
-                report.known += 1;
+            if let Some(known) = self.catalog().backup(manifest.id)? {
+                if self.reconcile(&known, &found)? {
+                    report.reconciled += 1;
+                } else {
+                    report.known += 1;
+                }
                 continue;
             }
             self.ensure_project(manifest, &dir.display().to_string(), &mut report)?;
@@ -121,14 +128,48 @@ impl Unlocked {
             Level::Info,
             None,
             format!(
-                "catalog rebuild: {} backup folder(s), {} record(s) recreated, {} placeholder project(s), {} skipped",
+                "catalog rebuild: {} backup folder(s), {} record(s) recreated, {} corrected, {} placeholder project(s), {} skipped",
                 report.found,
                 report.restored,
+                report.reconciled,
                 report.placeholders.len(),
                 report.skipped.len()
             ),
         );
         Ok(report)
+    }
+
+    /// A record that says a backup did not complete while its set is
+    /// complete on disk (manifest, `SHA256SUMS` and every file agreeing):
+    /// recorded as completed. Returns whether it was.
+    fn reconcile(
+        &self,
+        known: &crate::domain::Backup,
+        found: &BackupSet,
+    ) -> Result<bool, EngineError> {
+        use crate::domain::BackupStatus;
+        if matches!(
+            known.status,
+            BackupStatus::Completed | BackupStatus::Running
+        ) || found.check_sums().is_err()
+        {
+            return Ok(false);
+        }
+        let fixed = crate::engine::recover::completed_from_disk(known, found);
+        self.catalog().put_backup(&fixed)?;
+        self.log(
+            Level::Warning,
+            Some(fixed.project_id),
+            format!(
+                "catalog rebuild: backup {} of \"{}\" was recorded as {}, but its set is \
+                 complete at {}: recorded as completed",
+                known.id.short(),
+                known.project_name,
+                known.status,
+                found.dir.display()
+            ),
+        );
+        Ok(true)
     }
 
     /// Creates an inactive placeholder for the set's project when the

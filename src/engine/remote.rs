@@ -328,7 +328,7 @@ fn check_key(key: &str) -> Result<(), RemoteError> {
 }
 
 /// A prefix checked like a key, `""` allowed, surrounding `/` dropped.
-fn clean_prefix(prefix: &str) -> Result<String, RemoteError> {
+pub fn clean_prefix(prefix: &str) -> Result<String, RemoteError> {
     let trimmed = prefix.trim_matches('/');
     if !trimmed.is_empty() {
         check_key(trimmed)?;

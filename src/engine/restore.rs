@@ -33,6 +33,10 @@ pub struct RestoreRequest {
     /// What opens the set, when it is encrypted (identity files, the
     /// vault's keys, a passphrase); empty otherwise.
     pub keys: Keys,
+    /// Restore a set whose `SHA256SUMS` is missing or disagrees with its
+    /// manifest (`--skip-checksums`); each file is still checked against
+    /// the manifest's SHA-256.
+    pub skip_checksums: bool,
 }
 
 /// How a restore went.
@@ -540,8 +544,13 @@ impl Engine {
     async fn open_for_restore(&self, req: &RestoreRequest) -> Result<BackupSet, EngineError> {
         let (dir, expected, _) = self.locate_set(&req.source)?;
         let keys = req.keys.clone();
+        let sums = if req.skip_checksums {
+            crate::engine::set::Sums::ManifestOnly
+        } else {
+            crate::engine::set::Sums::Required
+        };
         tokio::task::spawn_blocking(move || {
-            let set = BackupSet::open_checked(&dir, expected.as_deref())?;
+            let set = BackupSet::open_checked(&dir, expected.as_deref(), sums)?;
             set.check_keys(&keys)?;
             Ok::<_, EngineError>(set)
         })

@@ -140,6 +140,17 @@ pub fn remove_partial(final_dir: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Which checksums a check of a set asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sums {
+    /// `SHA256SUMS` there and agreeing with the manifest, and every file
+    /// matching the manifest: what verify checks.
+    Required,
+    /// Every file matching the manifest only (`--skip-checksums`: a set
+    /// whose `SHA256SUMS` is lost).
+    ManifestOnly,
+}
+
 /// A set on disk: its folder and manifest.
 #[derive(Debug, Clone)]
 pub struct BackupSet {
@@ -163,9 +174,15 @@ impl BackupSet {
     }
 
     /// Reads the set and checks every file's size and SHA-256 (and the
-    /// manifest's, when the catalog recorded it): what a restore does before
-    /// anything touches the target.
-    pub fn open_checked(dir: &Path, expected_manifest: Option<&str>) -> Result<Self, EngineError> {
+    /// manifest's, when the catalog recorded it; with [`Sums::Required`],
+    /// also that `SHA256SUMS` is there and agrees with the manifest, as
+    /// verify checks): what a restore does before anything touches the
+    /// target.
+    pub fn open_checked(
+        dir: &Path,
+        expected_manifest: Option<&str>,
+        sums: Sums,
+    ) -> Result<Self, EngineError> {
         let set = Self::open(dir)?;
         if expected_manifest.is_some_and(|expected| set.manifest_sha != expected) {
             return Err(EngineError::Failed(
@@ -173,6 +190,9 @@ impl BackupSet {
                  nothing was restored"
                     .into(),
             ));
+        }
+        if sums == Sums::Required {
+            set.check_sums()?;
         }
         let files = set
             .manifest
@@ -196,6 +216,50 @@ impl BackupSet {
             }
         }
         Ok(set)
+    }
+
+    /// `SHA256SUMS` is there, lists the manifest with its checksum, and
+    /// agrees with the manifest about every file.
+    pub(crate) fn check_sums(&self) -> Result<(), EngineError> {
+        let refused = |why: String| {
+            EngineError::Failed(format!(
+                "{why}: verify calls this backup damaged, so nothing was restored. Restore an \
+                 older backup, or (knowing why) pass --skip-checksums to restore it with only \
+                 the manifest's checksums checked"
+            ))
+        };
+        let sums = read_sums(&self.dir).map_err(|e| {
+            refused(match e {
+                EngineError::Io { source, .. } => format!("{SUMS} cannot be read ({source})"),
+                e => e.to_string(),
+            })
+        })?;
+        let listed = |file: &str| {
+            sums.iter()
+                .find(|(_, f)| f == file)
+                .map(|(s, _)| s.as_str())
+        };
+        if listed(MANIFEST) != Some(self.manifest_sha.as_str()) {
+            return Err(refused(format!("{SUMS} does not match {MANIFEST}")));
+        }
+        let files = self
+            .manifest
+            .parts
+            .iter()
+            .map(|p| (&p.file, &p.sha256))
+            .chain(
+                self.manifest
+                    .files_beside_parts()
+                    .map(|d| (&d.file, &d.sha256)),
+            );
+        for (file, sha) in files {
+            if listed(file) != Some(sha.as_str()) {
+                return Err(refused(format!(
+                    "{SUMS} and {MANIFEST} disagree about {file}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// True when the parts and details are encrypted.
@@ -414,6 +478,7 @@ impl SetWriter {
             manifest::sync_dir(parent)?;
         }
         self.sealed = true;
+        crate::engine::recover::crash_point("set-promoted");
         Ok(sha)
     }
 }

@@ -26,13 +26,14 @@ impl Engine {
     /// its details. Blocking.
     pub fn read_folder_set(&self, dir: &Path, keys: &Keys) -> Result<FolderSet, EngineError> {
         let (dir, _, _) = self.locate_set(&SetRef::Folder(dir.to_path_buf()))?;
-        let set = BackupSet::open_checked(&dir, None).map_err(|e| match e {
-            EngineError::Failed(m) => EngineError::Failed(m.replace(
-                "nothing was restored; restore an older backup",
-                "this copy of the set cannot be trusted",
-            )),
-            other => other,
-        })?;
+        let set =
+            BackupSet::open_checked(&dir, None, set::Sums::ManifestOnly).map_err(|e| match e {
+                EngineError::Failed(m) => EngineError::Failed(m.replace(
+                    "nothing was restored; restore an older backup",
+                    "this copy of the set cannot be trusted",
+                )),
+                other => other,
+            })?;
         let (details, details_note) = match set.details(keys) {
             Ok(d) => (Some(d), None),
             Err(_) if set.encrypted() && keys.is_empty() => (
@@ -58,7 +59,7 @@ impl Engine {
     /// the history already holds, or one with Supabase Storage files (kept
     /// beside the set, not in it), is refused. Blocking.
     pub fn import_folder_set(&self, dir: &Path) -> Result<Backup, EngineError> {
-        let found = BackupSet::open_checked(dir, None)?;
+        let found = BackupSet::open_checked(dir, None, set::Sums::ManifestOnly)?;
         let m = &found.manifest;
         if let Some(b) = self.catalog().backup(m.id)? {
             return Err(EngineError::Failed(format!(
@@ -90,7 +91,9 @@ impl Engine {
             )));
         }
         copy_set(&found, &target)?;
-        let record = BackupSet::open_checked(&target, Some(&found.manifest_sha))?.record();
+        let record =
+            BackupSet::open_checked(&target, Some(&found.manifest_sha), set::Sums::ManifestOnly)?
+                .record();
         self.catalog().put_backup(&record)?;
         self.log(
             Level::Info,

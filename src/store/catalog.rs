@@ -252,6 +252,12 @@ impl Catalog {
 /// Opens the file with redb and checks every page's checksum (a file that
 /// was not closed cleanly is repaired first, by redb).
 fn open_checked(path: &Path) -> Result<Database, StoreError> {
+    // Owner-only: it holds the sealed secrets (made so before redb writes
+    // to it; an older catalog made with the umask's mode is tightened).
+    crate::store::owner_only_file(path).map_err(|e| StoreError::Open {
+        path: path.to_path_buf(),
+        detail: format!("cannot make it owner-only: {e}"),
+    })?;
     let mut db = Database::create(path).map_err(|e| open_error(path, e))?;
     db.check_integrity().map_err(|e| open_error(path, e))?;
     Ok(db)

@@ -107,6 +107,11 @@ pub fn export(
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);
+    // Owner-only, as the catalog it comes from (SQLite's journal follows).
+    crate::store::owner_only_file(&tmp).map_err(|source| ExportError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     let result = write(&tmp, projects, jobs, backups);
     match result {
         Ok(counts) => {

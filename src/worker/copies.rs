@@ -196,17 +196,17 @@ async fn verify_copy(
         Ok(d) => d,
         Err(e) => return (false, e.to_string()),
     };
-    let fetched = match engine
-        .fetch_set(backup, &d, false, &progress, &cancel)
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => return (false, e.to_string()),
-    };
     let keys = set_keys(engine, backup, GivenKeys::default()).unwrap_or_else(|_| Keys::none());
     let place = format!("the copy at \"{}\"", d.name);
-    match engine.verify(&fetched.set_ref(), &keys, progress).await {
-        Ok(r) if r.ok() && fetched.mismatched.is_empty() => (
+    let (fetched, r) = match engine
+        .verify_copy(backup, &d, &keys, progress, &cancel)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return (false, e.to_string()),
+    };
+    match r {
+        r if r.ok() && fetched.mismatched.is_empty() => (
             true,
             format!(
                 "Backup {}: {place} is intact ({})",
@@ -218,7 +218,7 @@ async fn verify_copy(
                 }
             ),
         ),
-        Ok(r) if wrong_key_only(&r) && fetched.mismatched.is_empty() => (
+        r if wrong_key_only(&r) && fetched.mismatched.is_empty() => (
             true,
             format!(
                 "Backup {}: every checksum of {place} matches (encrypted: not decrypted without \
@@ -226,7 +226,7 @@ async fn verify_copy(
                 backup.short()
             ),
         ),
-        Ok(r) => {
+        r => {
             let mut problems = fetched.mismatched.clone();
             let described = crate::engine::describe_problems(&r);
             if !described.is_empty() {
@@ -241,7 +241,6 @@ async fn verify_copy(
                 ),
             )
         }
-        Err(e) => (false, e.to_string()),
     }
 }
 

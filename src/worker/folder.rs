@@ -60,6 +60,7 @@ pub(crate) fn folder(ctx: &mut Ctx, engine: Unlocked, cmd: Command) {
                         target: target.clone(),
                         confirmed,
                         keys,
+                        skip_checksums: false,
                     };
                     let r = match engine.restore(req, p, c).await {
                         Ok(r) => (

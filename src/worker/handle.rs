@@ -4,7 +4,8 @@
 use crate::domain::{BackupStatus, ConnInfo, human_count};
 use crate::engine::storage::{BackupOptions, PlanHook, StoragePlan};
 use crate::engine::{
-    BackupRequest, DrillRequest, EngineError, ProjectPatch, RestoreRequest, RunHooks, Unlocked,
+    BackupRequest, DrillRequest, EngineError, ProjectChanges, ProjectPatch, RestoreRequest,
+    RunHooks, Unlocked,
 };
 use crate::protocol::{CheckKind, Command, Event, TestKey};
 use crate::worker::copies::{checked, readable};
@@ -131,21 +132,18 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
                     e => out.error(e),
                 };
             }
+            // The fields, the encryption, the copies and the Storage access
+            // in one write: a refusal of any saves nothing.
+            let changes = ProjectChanges {
+                encryption,
+                copy_to: copies.as_ref().map(|c| c.copy_to.clone()),
+                remote_only: copies.as_ref().map(|c| c.remote_only),
+                storage,
+                ..Default::default()
+            };
             let result = match id {
-                None => engine.add_project(&input).and_then(|p| {
-                    if active {
-                        Ok(p)
-                    } else {
-                        engine.edit_project(
-                            p.id,
-                            ProjectPatch {
-                                is_active: Some(false),
-                                ..Default::default()
-                            },
-                        )
-                    }
-                }),
-                Some(id) => engine.edit_project(
+                None => engine.add_project_with(&input, active, changes),
+                Some(id) => engine.edit_project_with(
                     id,
                     ProjectPatch {
                         name: Some(input.name.clone()),
@@ -156,60 +154,13 @@ fn projects(ctx: &mut Ctx, cmd: Command) {
                         anon_key: Some(input.anon_key.clone()),
                         is_active: Some(active),
                     },
+                    changes,
                 ),
             };
-            let saved = match result {
-                Ok(p) => p,
-                Err(EngineError::Invalid(errors)) => {
-                    return out.send(Event::ProjectInvalid(errors));
-                }
-                Err(e) => return out.error(e),
-            };
-            // Encryption after the project, which exists now: a failure
-            // here (checked above, so rare) is said, the form closes.
-            let name = saved.name.clone();
-            // Where its backups go, also after it exists; a refusal (remote
-            // only with no destination) goes back to the form.
-            if let Some(c) = copies {
-                match engine.set_copies(saved.id, Some(c.copy_to), Some(c.remote_only)) {
-                    Ok(_) => {}
-                    Err(EngineError::Invalid(errors)) => {
-                        ctx.refresh();
-                        return out.send(Event::ProjectInvalid(errors));
-                    }
-                    Err(e) => out.error(format!(
-                        "\"{name}\" was saved, but where its backups are copied was not: {e}"
-                    )),
-                }
-            }
-            // How its Storage files are reached, after it exists too (the
-            // S3 secret sealed there); a refusal of an edit goes back to the
-            // form, with the engine's words at the fields.
-            if let Some(patch) = storage {
-                match engine.set_storage(saved.id, patch) {
-                    Ok(_) => {}
-                    Err(EngineError::Invalid(errors)) if id.is_some() => {
-                        ctx.refresh();
-                        return out.send(Event::ProjectInvalid(errors));
-                    }
-                    Err(e) => out.error(format!(
-                        "\"{name}\" was saved, but its Storage access was not: {e}. Edit the \
-                         project to set it."
-                    )),
-                }
-            }
-            match encryption.map(|change| engine.set_encryption(saved.id, change)) {
-                None | Some(Ok(_)) => out.send(Event::ProjectSaved(name)),
-                Some(Err(EngineError::Invalid(errors))) if id.is_some() => {
-                    out.send(Event::ProjectInvalid(errors))
-                }
-                Some(Err(e)) => {
-                    out.send(Event::ProjectSaved(name.clone()));
-                    out.error(format!(
-                        "\"{name}\" was saved, but its encryption was not set: {e}. Edit the \
-                         project to set it."
-                    ));
-                }
+            match result {
+                Ok(saved) => out.send(Event::ProjectSaved(saved.name)),
+                Err(EngineError::Invalid(errors)) => out.send(Event::ProjectInvalid(errors)),
+                Err(e) => out.error(e),
             }
             ctx.refresh();
         }
@@ -420,6 +371,7 @@ fn backups(ctx: &mut Ctx, cmd: Command) {
                         target: target.clone(),
                         confirmed,
                         keys,
+                        skip_checksums: false,
                     };
                     let r = match engine.restore(req, p, c).await {
                         Ok(r) => (

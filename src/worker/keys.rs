@@ -133,22 +133,9 @@ pub(crate) fn check_change(change: &EncryptionChange) -> Result<(), ValidationEr
 }
 
 /// True when all that is wrong with a verified set is that the key given
-/// does not open it (its checksums are checked first, and matched).
+/// does not open it (see [`VerifyReport::wrong_key_only`]).
 pub(crate) fn wrong_key_only(report: &VerifyReport) -> bool {
-    only_wrong_keys(
-        report
-            .problems
-            .iter()
-            .chain(report.parts.iter().filter_map(|p| p.problem.as_ref())),
-    )
-}
-
-/// True when there are problems and every one is a key that does not open
-/// its file.
-fn only_wrong_keys<'a>(problems: impl Iterator<Item = &'a String>) -> bool {
-    let mut problems = problems.peekable();
-    problems.peek().is_some()
-        && problems.all(|p| p.ends_with(": wrong key") || p.ends_with(": wrong passphrase"))
+    report.wrong_key_only()
 }
 
 /// What opens `backup`: the keys the vault holds for its project, then an
@@ -175,23 +162,6 @@ pub(crate) fn set_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn only_wrong(problems: &[&str]) -> bool {
-        let owned: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        only_wrong_keys(owned.iter())
-    }
-
-    #[test]
-    fn a_wrong_key_is_told_apart_from_damage() {
-        let wrong = "data.sql.zst.age cannot be decrypted: none of the identities given is one \
-                     it was encrypted to: wrong key";
-        assert!(only_wrong(&[wrong, wrong]));
-        assert!(!only_wrong(&[
-            wrong,
-            "pre-data.sql.zst.age is damaged: its SHA-256 does not match the manifest"
-        ]));
-        assert!(!only_wrong(&[]), "nothing wrong");
-    }
 
     #[test]
     fn a_change_is_checked_at_the_forms_fields_before_anything_is_saved() {

@@ -649,6 +649,16 @@ fn a_server_killed_mid_upload_leaves_an_incomplete_copy_that_sync_completes() {
     let c = copy_at(&b, "offsite");
     assert_eq!(c["state"], "failed", "{c}");
     assert!(!c["error"].as_str().unwrap().is_empty(), "{c}");
+    // Three tries of the big part, each counted, each wait said as it
+    // starts (a run from cron shows it in its mail, not only the log).
+    assert_eq!(c["attempts"], 3, "{c}");
+    assert!(
+        r.stderr.contains("warning: uploading data.sql of backup")
+            && r.stderr.contains("(attempt 1 of 3); trying again in 1s")
+            && r.stderr.contains("(attempt 2 of 3); trying again in 4s"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     // The first parts went up; the big one and SHA256SUMS did not.
     assert!(s3_file(&server, "backups", &key, "pre-data.sql").is_file());
@@ -697,8 +707,8 @@ fn a_server_killed_mid_upload_leaves_an_incomplete_copy_that_sync_completes() {
     let c = copy_at(&record(&sb, &id), "offsite").clone();
     assert_eq!(
         (c["state"].as_str(), c["attempts"].as_u64()),
-        (Some("copied"), Some(2)),
-        "{c}"
+        (Some("copied"), Some(4)),
+        "three tries in the backup, one in the sync: {c}"
     );
     assert!(s3_file(&server, "backups", &key, "SHA256SUMS").is_file());
     let r = sb.run(&["verify", &id, "--at", "offsite"]).ok();
@@ -754,7 +764,13 @@ fn a_copy_changed_at_the_destination_is_caught_by_verify_and_refused_by_restore(
         .collect();
     assert_eq!(damaged.len(), 1, "{}", r.stdout);
     assert!(damaged[0].contains("data.sql.zst"), "{}", r.stdout);
-    assert!(r.stderr.contains("the backup is damaged"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the copy at \"offsite\" is damaged"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("recorded as damaged"), "{}", r.stderr);
+    assert_eq!(copy_at(&record(&sb, &id), "offsite")["state"], "damaged");
     // The other copy and the local set are fine.
     sb.run(&["verify", &id, "--at", "nas"]).ok();
     sb.run(&["verify", &id]).ok();
@@ -793,6 +809,77 @@ fn a_copy_changed_at_the_destination_is_caught_by_verify_and_refused_by_restore(
         "--yes",
     ])
     .ok();
+    assert_eq!(digest(&pg, "target", "t"), digest(&pg, "postgres", "t"));
+
+    // Sync replaces the damaged copy; it verifies again.
+    let report = sb.run(&["sync", "--json"]).ok().json();
+    assert_eq!(report["copied"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(copy_at(&record(&sb, &id), "offsite")["state"], "copied");
+    sb.run(&["verify", &id, "--at", "offsite"]).ok();
+    sha256sum_check(part.parent().unwrap());
+}
+
+#[test]
+fn a_copy_found_missing_or_changed_is_recorded_damaged_and_sync_replaces_it() {
+    let pg = PgCluster::start();
+    let sb = Sb::new();
+    small_app(&pg, &sb);
+    let nas = sb.tmp.path().join("nas");
+    add_folder(&sb, "nas", &nas).ok();
+    sb.run(&["project", "edit", "App", "--copy-to", "nas"]).ok();
+    let b = sb.backup("App", &[]);
+    let (id, key) = (id_of(&b), set_key(&b));
+    let at = nas.join(&key);
+    assert_eq!(copy_at(&b, "nas")["state"], "copied");
+
+    // A part gone from the copy: verify says so and records it.
+    std::fs::remove_file(at.join("data.sql.zst")).unwrap();
+    let r = sb.run(&["verify", &id, "--at", "nas"]).expect_code(1);
+    assert!(r.stderr.contains("is damaged"), "{}", r.stderr);
+    assert!(r.stderr.contains("supabackup sync"), "{}", r.stderr);
+    let c = copy_at(&record(&sb, &id), "nas").clone();
+    assert_eq!(c["state"], "damaged", "{c}");
+    assert!(c["error"].as_str().unwrap().contains("data.sql.zst"), "{c}");
+    assert_eq!(c["attempts"], 1, "a check is not an upload: {c}");
+    let listed = sb.run(&["backups"]).ok();
+    assert!(listed.stdout.contains("nas DAMAGED"), "{}", listed.stdout);
+    let r = sb.run(&["sync", "--json"]).ok();
+    let report = r.json();
+    assert_eq!(report["copied"].as_array().unwrap().len(), 1, "{report}");
+    let c = copy_at(&record(&sb, &id), "nas").clone();
+    assert_eq!(
+        (c["state"].as_str(), c["attempts"].as_u64()),
+        (Some("copied"), Some(2)),
+        "{c}"
+    );
+    sha256sum_check(&at);
+    sb.run(&["verify", &id, "--at", "nas"]).ok();
+    assert!(sb.run(&["sync"]).ok().stdout.contains("Nothing to copy"));
+
+    // The copy's SHA256SUMS gone (an upload cut short, by the look of it).
+    std::fs::remove_file(at.join("SHA256SUMS")).unwrap();
+    let r = sb.run(&["verify", &id, "--at", "nas"]).expect_code(1);
+    assert!(r.stderr.contains("recorded as damaged"), "{}", r.stderr);
+    assert_eq!(copy_at(&record(&sb, &id), "nas")["state"], "damaged");
+    let report = sb.run(&["sync", "--json"]).ok().json();
+    assert_eq!(report["copied"].as_array().unwrap().len(), 1, "{report}");
+    sha256sum_check(&at);
+    sb.run(&["verify", &id, "--at", "nas"]).ok();
+
+    // A changed byte, found by a restore from the copy: recorded too, and
+    // nothing restored; sync mends it.
+    let part = at.join("data.sql.zst");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&part, bytes).unwrap();
+    pg.create_db("target");
+    let r = sb.run(&["restore", &id, "--to-url", &pg.url("target"), "--at", "nas"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(copy_at(&record(&sb, &id), "nas")["state"], "damaged");
+    sb.run(&["sync"]).ok();
+    sb.run(&["restore", &id, "--to-url", &pg.url("target"), "--at", "nas"])
+        .ok();
     assert_eq!(digest(&pg, "target", "t"), digest(&pg, "postgres", "t"));
 }
 

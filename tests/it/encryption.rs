@@ -160,6 +160,22 @@ fn a_set_encrypted_to_age_keys_verifies_without_them_and_restores_with_them() {
     );
     let before = dst.dump_text("postgres");
     let wrong = keys.join("wrong.txt");
+    // Verify with a wrong key blames the key, not the backup.
+    let v = sb
+        .run(&["verify", &id, "--identity", wrong.to_str().unwrap()])
+        .expect_code(1);
+    assert!(
+        v.stderr.contains("the key given does not open this backup")
+            && v.stderr.contains("it is not damaged"),
+        "{}",
+        v.stderr
+    );
+    assert!(!v.stdout.contains("DAMAGED"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("KEY      pre-data.sql.zst.age"),
+        "{}",
+        v.stdout
+    );
     let r = sb
         .run(&[
             "restore",
@@ -339,7 +355,9 @@ fn a_passphrase_set_restores_from_the_vault_and_opens_by_hand_with_age() {
         )
         .expect_code(2);
     assert!(short.stderr.contains("at least 12"), "{}", short.stderr);
-    sb.run(&["project", "remove", "Shop", "--yes"]).ok();
+    // Refused whole: nothing was added (before, a project without
+    // encryption was left behind).
+    sb.run(&["project", "show", "Shop"]).expect_code(2);
     sb.run_env(
         &[
             "project",

@@ -365,3 +365,183 @@ fn the_restore_drill_passes_and_catches_wrong_row_counts() {
         r.stdout
     );
 }
+
+#[test]
+fn restore_refuses_a_set_verify_calls_damaged_unless_checksums_are_skipped() {
+    let (pg, sb) = setup();
+    let b = sb.backup("P", &[]);
+    let id = b["id"].as_str().unwrap().to_string();
+    let dir = PathBuf::from(b["path"].as_str().unwrap());
+    pg.create_db("target");
+    let tables = || {
+        pg.psql(
+            "target",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+    };
+    let sums = dir.join("SHA256SUMS");
+    let original_sums = std::fs::read_to_string(&sums).unwrap();
+
+    // SHA256SUMS gone: verify and restore agree that the set is damaged.
+    std::fs::remove_file(&sums).unwrap();
+    let r = sb.run(&["verify", &id]).expect_code(1);
+    assert!(
+        r.stdout.contains("cannot read the checksums"),
+        "{}",
+        r.stdout
+    );
+    let r = sb
+        .run(&["restore", &id, "--to-url", &pg.url("target")])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("SHA256SUMS cannot be read (No such file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--skip-checksums"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was restored"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+
+    // SHA256SUMS there but disagreeing with the manifest: refused too.
+    let changed = original_sums.replacen(
+        &original_sums[..8],
+        if original_sums.starts_with('0') {
+            "11111111"
+        } else {
+            "00000000"
+        },
+        1,
+    );
+    std::fs::write(&sums, &changed).unwrap();
+    sb.run(&["verify", &id]).expect_code(1);
+    let r = sb
+        .run(&["restore", &id, "--to-url", &pg.url("target")])
+        .expect_code(1);
+    assert!(r.stderr.contains("disagree"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+    std::fs::remove_file(&sums).unwrap();
+
+    // --skip-checksums still checks every file against the manifest.
+    let data = dir.join("data.sql.zst");
+    let good = std::fs::read(&data).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    std::fs::write(&data, &bad).unwrap();
+    let r = sb
+        .run(&[
+            "restore",
+            &id,
+            "--to-url",
+            &pg.url("target"),
+            "--skip-checksums",
+        ])
+        .expect_code(1);
+    assert!(r.stderr.contains("data.sql.zst is damaged"), "{}", r.stderr);
+    assert_eq!(tables(), "0");
+
+    // Said explicitly, with intact files, the set restores.
+    std::fs::write(&data, &good).unwrap();
+    sb.run(&[
+        "restore",
+        &id,
+        "--to-url",
+        &pg.url("target"),
+        "--skip-checksums",
+    ])
+    .ok();
+    assert_eq!(tables(), "2");
+    // And with SHA256SUMS back, a plain restore works as before.
+    std::fs::write(&sums, &original_sums).unwrap();
+    pg.create_db("target2");
+    sb.run(&["restore", &id, "--to-url", &pg.url("target2")])
+        .ok();
+}
+
+/// Runs a backup of "P" that dies (SIGKILL) right after its folder is moved
+/// into place, before the catalog records it; the new folder (not one of
+/// `before`).
+fn backup_killed_after_promotion(sb: &Sb, before: &[PathBuf]) -> PathBuf {
+    let r = sb.run_env(
+        &["backup", "P", "--json"],
+        &[("SUPABACKUP_TEST_CRASH_AT", "set-promoted")],
+    );
+    assert_eq!(r.code, -1, "not killed\n{}\n{}", r.stdout, r.stderr);
+    let sets: Vec<PathBuf> = std::fs::read_dir(sb.data_dir().join("backups").join("p"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("manifest.json").is_file() && !before.contains(p))
+        .collect();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    sets[0].clone()
+}
+
+#[test]
+fn a_backup_killed_between_its_folder_and_its_record_is_settled_by_what_is_on_disk() {
+    let (pg, sb) = setup();
+    // Complete on disk: the next start checks it and records it completed.
+    let dir = backup_killed_after_promotion(&sb, &[]);
+    let b = sb.backups()[0].clone();
+    assert_eq!(b["status"], "completed", "{b}");
+    assert_eq!(b["path"], dir.to_str().unwrap());
+    assert_eq!(b["error"], serde_json::Value::Null);
+    assert_eq!(b["rows"], 20002, "{b}");
+    let id = b["id"].as_str().unwrap().to_string();
+    sb.run(&["verify", &id]).ok();
+    pg.create_db("target");
+    sb.run(&["restore", &id, "--to-url", &pg.url("target")])
+        .ok();
+    assert_eq!(
+        pg.psql("target", "SELECT count(*) FROM public.big"),
+        "20000"
+    );
+    let log = std::fs::read_to_string(sb.data_dir().join("supabackup.log")).unwrap();
+    assert!(log.contains("recorded as completed"), "{log}");
+    no_partial_files(&sb);
+
+    // Incomplete on disk (its SHA256SUMS lost): interrupted, and the folder
+    // is removed, so nothing half-made looks like a backup.
+    let second = backup_killed_after_promotion(&sb, &[dir]);
+    std::fs::remove_file(second.join("SHA256SUMS")).unwrap();
+    let all = sb.backups();
+    let b = all.iter().find(|b| b["id"] != id.as_str()).unwrap();
+    assert_eq!(b["status"], "interrupted", "{b}");
+    assert!(!second.exists(), "the incomplete folder was left behind");
+    no_partial_files(&sb);
+}
+
+#[test]
+fn catalog_rebuild_corrects_a_record_that_calls_a_complete_set_interrupted() {
+    let (_pg, sb) = setup();
+    let b = sb.backup("P", &[]);
+    let id: supabackup::domain::BackupId = b["id"].as_str().unwrap().parse().unwrap();
+    // What an older version left: the set complete on disk, its record
+    // saying it was interrupted.
+    {
+        let catalog =
+            supabackup::store::Catalog::open(&sb.data_dir().join("catalog.redb")).unwrap();
+        catalog
+            .update_backup(id, |r| {
+                r.status = supabackup::domain::BackupStatus::Interrupted;
+                r.error = Some("its incomplete files were removed".into());
+            })
+            .unwrap();
+    }
+    let short = &b["id"].as_str().unwrap()[..8];
+    let r = sb.run(&["verify", short]).expect_code(1);
+    assert!(r.stderr.contains("only completed backups"), "{}", r.stderr);
+    let report = sb.run(&["catalog", "rebuild", "--json"]).ok().json();
+    assert_eq!(report["reconciled"], 1, "{report}");
+    assert_eq!(report["restored"], 0, "{report}");
+    let r = sb.run(&["catalog", "rebuild"]).ok();
+    assert!(
+        r.stdout.contains("0 record(s) recreated, 1 already known"),
+        "{}",
+        r.stdout
+    );
+    let now = &sb.backups()[0];
+    assert_eq!(now["status"], "completed", "{now}");
+    assert_eq!(now["error"], serde_json::Value::Null);
+    sb.run(&["verify", short]).ok();
+}

@@ -58,27 +58,38 @@ impl S3 {
         // reqwest's rustls needs a process-wide crypto provider; a second
         // install (ours or another part of the program's) is refused, harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let endpoint = s.endpoint.trim().trim_end_matches('/').to_string();
+        // Checked again here, not only when it was added: a request built
+        // on a URL the HTTP stack cannot parse panics inside it, and a
+        // destination stored by an older version may hold one.
+        let unusable = |e: crate::domain::ValidationError| {
+            RemoteError::Other(format!(
+                "its {e}; remove the destination and add it again with a correct value"
+            ))
+        };
+        let endpoint = crate::domain::validate_endpoint(&s.endpoint).map_err(unusable)?;
         let insecure = endpoint.starts_with("http://");
-        if !insecure && !endpoint.starts_with("https://") {
-            return Err(RemoteError::Other(format!(
-                "the endpoint must be an http:// or https:// URL (got \"{endpoint}\")"
-            )));
-        }
         if s.bucket.is_empty() || s.access_key_id.is_empty() || s.secret_access_key.is_empty() {
             return Err(RemoteError::Other(
                 "an S3 destination needs a bucket, an access key id and a secret access key".into(),
             ));
         }
+        crate::domain::validate_key_id("access key id", &s.access_key_id).map_err(unusable)?;
         let url = if s.path_style {
             endpoint.clone()
         } else {
-            virtual_host_endpoint(&endpoint, &s.bucket)
+            let url = virtual_host_endpoint(&endpoint, &s.bucket);
+            crate::domain::validate_endpoint(&url).map_err(|_| {
+                RemoteError::Other(format!(
+                    "the bucket cannot go in front of the host of {endpoint} (virtual-host \
+                     addressing): remove the destination and add it again with --path-style"
+                ))
+            })?;
+            url
         };
         let region = if s.region.trim().is_empty() {
             "us-east-1".to_string()
         } else {
-            s.region.trim().to_string()
+            crate::domain::validate_region("region", &s.region).map_err(unusable)?
         };
         let built = AmazonS3Builder::new()
             // First: it replaces every client option set before it.

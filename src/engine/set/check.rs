@@ -47,6 +47,25 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.problems.is_empty() && self.parts.iter().all(|p| p.ok)
     }
+
+    /// True when all that is wrong is that the key given does not open the
+    /// set (its checksums are checked first, and matched): the backup is
+    /// not damaged, the key is wrong.
+    pub fn wrong_key_only(&self) -> bool {
+        only_wrong_keys(
+            self.problems
+                .iter()
+                .chain(self.parts.iter().filter_map(|p| p.problem.as_ref())),
+        )
+    }
+}
+
+/// True when there are problems and every one is a key that does not open
+/// its file.
+fn only_wrong_keys<'a>(problems: impl Iterator<Item = &'a String>) -> bool {
+    let mut problems = problems.peekable();
+    problems.peek().is_some()
+        && problems.all(|p| p.ends_with(": wrong key") || p.ends_with(": wrong passphrase"))
 }
 
 /// How a set's files are read: whether they are encrypted, and with which
@@ -370,4 +389,26 @@ pub fn describe(report: &VerifyReport) -> String {
         .chain(report.parts.iter().filter_map(|p| p.problem.clone()))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only_wrong(problems: &[&str]) -> bool {
+        let owned: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        only_wrong_keys(owned.iter())
+    }
+
+    #[test]
+    fn a_wrong_key_is_told_apart_from_damage() {
+        let wrong = "data.sql.zst.age cannot be decrypted: none of the identities given is one \
+                     it was encrypted to: wrong key";
+        assert!(only_wrong(&[wrong, wrong]));
+        assert!(!only_wrong(&[
+            wrong,
+            "pre-data.sql.zst.age is damaged: its SHA-256 does not match the manifest"
+        ]));
+        assert!(!only_wrong(&[]), "nothing wrong");
+    }
 }

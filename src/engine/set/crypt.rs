@@ -31,9 +31,11 @@ impl Sealing {
     /// Parses `age1...` public keys; the error names the one that is not.
     pub fn to_recipients(keys: &[String]) -> Result<Self, EngineError> {
         if keys.is_empty() {
-            return Err(EngineError::Failed(
-                "encryption to public keys needs at least one (age1...)".into(),
-            ));
+            return Err(crate::domain::ValidationError::new(
+                "encrypt_to",
+                "encryption to public keys needs at least one (age1...)",
+            )
+            .into());
         }
         let parsed = keys
             .iter()
@@ -73,12 +75,16 @@ impl Sealing {
 /// An `age1...` public key, or an error that says what it should look like.
 pub fn parse_recipient(key: &str) -> Result<age::x25519::Recipient, EngineError> {
     key.trim().parse::<age::x25519::Recipient>().map_err(|e| {
-        EngineError::Failed(format!(
-            "\"{}\" is not an age public key ({}): it starts with age1 (make one with \
-             `supabackup key generate` or `age-keygen`)",
-            key.trim(),
-            clean(e)
-        ))
+        crate::domain::ValidationError::new(
+            "encrypt_to",
+            format!(
+                "\"{}\" is not an age public key ({}): it starts with age1 (make one with \
+                 `supabackup key generate` or `age-keygen`)",
+                key.trim(),
+                clean(e)
+            ),
+        )
+        .into()
     })
 }
 

@@ -173,6 +173,30 @@ impl Unlocked {
     /// is sealed in the vault.
     pub fn set_storage(&self, id: ProjectId, patch: StoragePatch) -> Result<Project, EngineError> {
         let mut project = self.project(id)?;
+        self.apply_storage(&mut project, patch)?;
+        project.updated_at = chrono::Utc::now();
+        self.catalog().update_project(&project)?;
+        self.log(Level::Info, Some(id), self.storage_line(&project)?);
+        Ok(project)
+    }
+
+    /// How the project's Storage files are reached, for the activity log.
+    pub(crate) fn storage_line(&self, project: &Project) -> Result<String, EngineError> {
+        Ok(format!(
+            "Storage access of \"{}\": {}",
+            project.name,
+            self.storage_access(project)?.describe()
+        ))
+    }
+
+    /// [`Self::set_storage`] on a record in memory: checked, the secret
+    /// sealed, not written.
+    pub(crate) fn apply_storage(
+        &self,
+        project: &mut Project,
+        patch: StoragePatch,
+    ) -> Result<(), EngineError> {
+        let id = project.id;
         let mut settings = project.extra.storage.clone().unwrap_or_default();
         let mut secret: Option<Option<Zeroizing<String>>> = None;
         if let Some(url) = patch.api_url {
@@ -251,18 +275,6 @@ impl Unlocked {
             project.set_sealed(SecretSlot::StorageS3Secret, sealed);
         }
         project.extra.storage = (!settings.is_empty()).then_some(settings);
-        project.updated_at = chrono::Utc::now();
-        self.catalog().update_project(&project)?;
-        let access = self.storage_access(&project)?;
-        self.log(
-            Level::Info,
-            Some(id),
-            format!(
-                "Storage access of \"{}\": {}",
-                project.name,
-                access.describe()
-            ),
-        );
-        Ok(project)
+        Ok(())
     }
 }

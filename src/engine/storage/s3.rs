@@ -37,12 +37,19 @@ pub struct S3Client {
 impl S3Client {
     /// Builds the client; no request is made.
     pub(crate) fn open(a: &S3Access) -> Result<Self, ClientError> {
-        let endpoint = a.endpoint.trim().trim_end_matches('/').to_string();
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(ClientError::Other(format!(
-                "the Storage S3 endpoint must be an http:// or https:// URL (got \"{endpoint}\")"
-            )));
-        }
+        // Checked again here, not only when it was set: the signer panics
+        // on a URL it cannot parse, and an older version may have kept one.
+        let unusable = |e: crate::domain::ValidationError| {
+            ClientError::Other(format!(
+                "the Storage S3 settings cannot be used: {e}; set them again with `supabackup \
+                 project edit`"
+            ))
+        };
+        let endpoint = crate::domain::validate_storage_url("storage_s3_endpoint", &a.endpoint)
+            .map_err(unusable)?;
+        crate::domain::validate_region("storage_s3_region", &a.region).map_err(unusable)?;
+        crate::domain::validate_key_id("storage_s3_access_key_id", &a.access_key_id)
+            .map_err(unusable)?;
         Ok(Self {
             http: http_client()?,
             target: format!(
