@@ -321,6 +321,53 @@ impl DumpOutput for SectionSplit {
     }
 }
 
+/// Undoes what a Windows C runtime's text-mode stdout does to a program's
+/// output: every "\n" written comes out as "\r\n". The inverse is exact:
+/// each "\r\n" becomes "\n" (an "\r\n" the program wrote came out as
+/// "\r\r\n"); a chunk's last "\r" waits for the next chunk.
+#[derive(Debug, Default)]
+pub struct TextModeOutput {
+    pending_cr: bool,
+}
+
+impl TextModeOutput {
+    /// Converts `input` into `out` (cleared first).
+    pub fn undo(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        if input.is_empty() {
+            return;
+        }
+        out.reserve(input.len() + 1);
+        let mut rest = input;
+        if self.pending_cr {
+            self.pending_cr = false;
+            if rest.first() != Some(&b'\n') {
+                out.push(b'\r');
+            }
+        }
+        while let Some(i) = memchr::memchr(b'\r', rest) {
+            out.extend_from_slice(&rest[..i]);
+            match rest.get(i + 1) {
+                Some(b'\n') => {}
+                Some(_) => out.push(b'\r'),
+                None => self.pending_cr = true,
+            }
+            rest = &rest[i + 1..];
+        }
+        out.extend_from_slice(rest);
+    }
+
+    /// At the end: a held "\r" goes out as it was (true when `out` has it).
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        if std::mem::take(&mut self.pending_cr) {
+            out.push(b'\r');
+            return true;
+        }
+        false
+    }
+}
+
 /// Runs a dump tool to completion, its stdout streamed into `sink`.
 /// Blocking: call from `spawn_blocking`. The child goes into `slot` so a
 /// cancel can kill it. Returns the rows per table and the sink.
@@ -344,9 +391,21 @@ pub fn run_dump<S: Sink + DumpOutput>(
     let mut buf = vec![0u8; 256 * 1024];
     let mut table = None;
     let mut on_disk = 0;
+    // Windows' pg_dump writes its SQL through a text-mode stdout, which
+    // turns every "\n" into "\r\n": undone here, exactly, so the set is
+    // the same bytes a pg_dump anywhere else writes.
+    let mut crlf = TextModeOutput::default();
+    let mut undone = Vec::new();
     loop {
         let n = match stdout.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                if cfg!(windows) && crlf.finish(&mut undone) {
+                    stream
+                        .feed(&undone)
+                        .map_err(|e| write_error(stream.sink().path(), e))?;
+                }
+                break;
+            }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -356,10 +415,16 @@ pub fn run_dump<S: Sink + DumpOutput>(
                 )));
             }
         };
+        let sql: &[u8] = if cfg!(windows) {
+            crlf.undo(&buf[..n], &mut undone);
+            &undone
+        } else {
+            &buf[..n]
+        };
         progress.add_read(n as u64);
         let rows_before = stream.rows();
         stream
-            .feed(&buf[..n])
+            .feed(sql)
             .map_err(|e| write_error(stream.sink().path(), e))?;
         progress.add_rows(stream.rows() - rows_before);
         let now_on_disk = stream.sink().bytes_on_disk();
@@ -417,6 +482,37 @@ pub fn run_dump<S: Sink + DumpOutput>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a Windows text-mode stdout makes of `bytes`.
+    fn text_mode(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    #[test]
+    fn a_windows_text_mode_output_is_undone_exactly_at_any_chunk_boundary() {
+        let original: &[u8] = b"COPY t FROM stdin;\n1\tCR here:\r\n2\ta\\r\rb\n\\.\n\r\r\nend\r";
+        let written = text_mode(original);
+        for cut in 0..=written.len() {
+            for second in cut..=written.len() {
+                let mut undo = TextModeOutput::default();
+                let (mut got, mut part) = (Vec::new(), Vec::new());
+                for chunk in [&written[..cut], &written[cut..second], &written[second..]] {
+                    undo.undo(chunk, &mut part);
+                    got.extend_from_slice(&part);
+                }
+                undo.finish(&mut part);
+                got.extend_from_slice(&part);
+                assert_eq!(got, original, "cut at {cut} and {second}");
+            }
+        }
+    }
     use crate::domain::Codec;
     use crate::engine::set::codec::decoder;
     use crate::engine::sqlstream::PassThrough;
