@@ -323,11 +323,10 @@ fn check_runs(dir: &Path, release: Release, target: Target) -> Result<(), FetchE
 fn hashed(dir: &Path, kept: &[unpack::Kept]) -> Result<Vec<RecordedFile>, FetchError> {
     kept.iter()
         .map(|k| {
-            let path = dir.join(&k.path);
+            let path = unpack::below(dir, &k.path);
             let bytes =
                 std::fs::read(&path).map_err(|e| FetchError::io("cannot read", &path, e))?;
-            std::fs::File::open(&path)
-                .and_then(|f| f.sync_all())
+            unpack::sync_file(&path)
                 .map_err(|e| FetchError::io("cannot sync", &path, e))?;
             Ok(RecordedFile {
                 path: k.path.clone(),

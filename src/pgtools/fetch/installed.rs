@@ -51,7 +51,7 @@ impl InstallRecord {
             )
         })?;
         std::fs::write(&path, text)
-            .and_then(|_| std::fs::File::open(&path)?.sync_all())
+            .and_then(|_| super::unpack::sync_file(&path))
             .map_err(|e| FetchError::io("cannot write the install record", &path, e))
     }
 

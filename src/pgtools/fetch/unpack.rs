@@ -74,12 +74,16 @@ pub fn unpack(
         if stop.load(Ordering::Relaxed) {
             return Err(FetchError::Cancelled);
         }
-        let to = dest.join(path);
+        let to = below(dest, path);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| FetchError::io("cannot create a folder", parent, e))?;
         }
-        let bytes = std::fs::copy(scratch.join(real), &to)
+        // The size from the copy itself, not fs::copy's answer (wine's
+        // CopyFileEx reports 0).
+        let bytes = std::fs::copy(below(&scratch, real), &to)
+            .and_then(|_| std::fs::metadata(&to))
+            .map(|m| m.len())
             .map_err(|e| FetchError::io("cannot write a program file", &to, e))?;
         executable(&to)?;
         kept.push(Kept {
@@ -234,8 +238,8 @@ fn closure(
             continue;
         }
         let Some(real) = resolve(&path) else { continue };
-        let bytes = std::fs::read(scratch.join(&real))
-            .map_err(|e| FetchError::io("cannot read an unpacked file", scratch.join(&real), e))?;
+        let bytes = std::fs::read(below(scratch, &real))
+            .map_err(|e| FetchError::io("cannot read an unpacked file", below(scratch, &real), e))?;
         let libs = needed_libraries(&bytes).map_err(|e| FetchError::NotAnArchive {
             file: name.to_string(),
             reason: format!("{path} is not a program for {target}: {e}"),
@@ -261,4 +265,16 @@ fn executable(path: &Path) -> Result<(), FetchError> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// `dir` joined with a `/`-separated path below it, in the system's own
+/// separators (`bin\pg_dump.exe` on Windows).
+pub fn below(dir: &Path, path: &str) -> std::path::PathBuf {
+    path.split('/').fold(dir.to_path_buf(), |p, part| p.join(part))
+}
+
+/// Flushes a file to disk. Windows flushes only through a handle opened for
+/// writing; nothing is written.
+pub fn sync_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new().write(true).open(path)?.sync_all()
 }
