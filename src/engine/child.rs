@@ -169,3 +169,113 @@ pub fn tail(stderr: &str, lines: usize) -> String {
     let all: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].join(" | ")
 }
+
+/// Where psql reads the SQL a restore feeds it. On Unix its standard
+/// input. On Windows a named pipe that psql opens itself with `-f`: psql
+/// reads a file in binary mode, while its standard input is in text mode,
+/// where "\r\n" becomes "\n" and a Ctrl-Z byte (0x1A, valid in text data)
+/// ends the input, so the rest of a restore would be silently lost.
+pub enum SqlInput {
+    /// psql's standard input.
+    #[cfg(not(windows))]
+    Stdin(std::process::ChildStdin),
+    /// The server end of the pipe psql reads.
+    #[cfg(windows)]
+    Pipe(tokio_util::io::SyncIoBridge<tokio::net::windows::named_pipe::NamedPipeServer>),
+}
+
+impl std::io::Write for SqlInput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            #[cfg(not(windows))]
+            SqlInput::Stdin(s) => s.write(buf),
+            #[cfg(windows)]
+            SqlInput::Pipe(p) => p.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            #[cfg(not(windows))]
+            SqlInput::Stdin(s) => s.flush(),
+            #[cfg(windows)]
+            SqlInput::Pipe(p) => p.flush(),
+        }
+    }
+}
+
+impl ToolRun {
+    /// Spawns psql reading its SQL from the returned writer (dropping it
+    /// ends the input). Blocking: call from the blocking pool.
+    pub fn spawn_fed(&self, slot: &ChildSlot) -> Result<(Running, SqlInput), EngineError> {
+        #[cfg(windows)]
+        return self.spawn_fed_by_pipe(slot);
+        #[cfg(not(windows))]
+        {
+            let running = self.spawn(slot, Stdio::piped(), Stdio::null())?;
+            let stdin = running
+                .slot
+                .with(|c| c.stdin.take())
+                .flatten()
+                .ok_or_else(|| EngineError::Failed(format!("{} has no input pipe", self.name())))?;
+            Ok((running, SqlInput::Stdin(stdin)))
+        }
+    }
+
+    #[cfg(windows)]
+    fn spawn_fed_by_pipe(&self, slot: &ChildSlot) -> Result<(Running, SqlInput), EngineError> {
+        use std::time::{Duration, Instant};
+        use tokio::net::windows::named_pipe::ServerOptions;
+        let handle = tokio::runtime::Handle::current();
+        let mut nonce = [0u8; 8];
+        let _ = getrandom::fill(&mut nonce);
+        let name = format!(
+            r"\\.\pipe\supabackup-{}-{}",
+            std::process::id(),
+            hex::encode(nonce)
+        );
+        let pipe_error = |e: std::io::Error| {
+            EngineError::Failed(format!(
+                "cannot make the pipe psql reads the restore from: {e}"
+            ))
+        };
+        let server = {
+            let _inside = handle.enter();
+            ServerOptions::new()
+                .first_pipe_instance(true)
+                .access_inbound(false)
+                .create(&name)
+                .map_err(pipe_error)?
+        };
+        let mut fed = self.clone();
+        fed.args.extend(["-f".to_string(), name]);
+        let running = fed.spawn(slot, Stdio::null(), Stdio::null())?;
+        // psql connects to the server first, then opens the file: wait for
+        // it, or for its end (a refused connection says why on stderr).
+        let started = Instant::now();
+        loop {
+            let connected = handle.block_on(async {
+                tokio::time::timeout(Duration::from_millis(200), server.connect()).await
+            });
+            match connected {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => return Err(pipe_error(e)),
+                Err(_) => {}
+            }
+            let exited = running
+                .slot
+                .with(|c| c.try_wait().ok().flatten().is_some())
+                .unwrap_or(true);
+            if exited || started.elapsed() > Duration::from_secs(120) {
+                let (_, stderr) = running.wait();
+                return Err(EngineError::Failed(format!(
+                    "{} ended before reading the restore: {}",
+                    self.name(),
+                    self.mask(&tail(&stderr, 6))
+                )));
+            }
+        }
+        let input = tokio_util::io::SyncIoBridge::new_with_handle(server, handle);
+        Ok((running, SqlInput::Pipe(input)))
+    }
+}

@@ -18,7 +18,6 @@ use crate::pgtools::{ToolSet, connect, db_message, quote_ident, quote_literal, s
 use serde::Serialize;
 use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 
 /// What to restore where.
@@ -966,12 +965,7 @@ impl Feed {
         cancel: &CancelToken,
         slot: &ChildSlot,
     ) -> Result<Fed, EngineError> {
-        let running = tool.spawn(slot, Stdio::piped(), Stdio::null())?;
-        let mut stdin = running
-            .slot
-            .with(|c| c.stdin.take())
-            .flatten()
-            .ok_or_else(|| EngineError::Failed("psql has no input pipe".into()))?;
+        let (running, mut stdin) = tool.spawn_fed(slot)?;
         let mut rows = 0u64;
         let mut notes = Vec::new();
         let mut broken = stdin
