@@ -326,8 +326,7 @@ fn hashed(dir: &Path, kept: &[unpack::Kept]) -> Result<Vec<RecordedFile>, FetchE
             let path = unpack::below(dir, &k.path);
             let bytes =
                 std::fs::read(&path).map_err(|e| FetchError::io("cannot read", &path, e))?;
-            unpack::sync_file(&path)
-                .map_err(|e| FetchError::io("cannot sync", &path, e))?;
+            unpack::sync_file(&path).map_err(|e| FetchError::io("cannot sync", &path, e))?;
             Ok(RecordedFile {
                 path: k.path.clone(),
                 bytes: k.bytes,

@@ -238,8 +238,9 @@ fn closure(
             continue;
         }
         let Some(real) = resolve(&path) else { continue };
-        let bytes = std::fs::read(below(scratch, &real))
-            .map_err(|e| FetchError::io("cannot read an unpacked file", below(scratch, &real), e))?;
+        let bytes = std::fs::read(below(scratch, &real)).map_err(|e| {
+            FetchError::io("cannot read an unpacked file", below(scratch, &real), e)
+        })?;
         let libs = needed_libraries(&bytes).map_err(|e| FetchError::NotAnArchive {
             file: name.to_string(),
             reason: format!("{path} is not a program for {target}: {e}"),
@@ -270,11 +271,15 @@ fn executable(path: &Path) -> Result<(), FetchError> {
 /// `dir` joined with a `/`-separated path below it, in the system's own
 /// separators (`bin\pg_dump.exe` on Windows).
 pub fn below(dir: &Path, path: &str) -> std::path::PathBuf {
-    path.split('/').fold(dir.to_path_buf(), |p, part| p.join(part))
+    path.split('/')
+        .fold(dir.to_path_buf(), |p, part| p.join(part))
 }
 
 /// Flushes a file to disk. Windows flushes only through a handle opened for
 /// writing; nothing is written.
 pub fn sync_file(path: &Path) -> std::io::Result<()> {
-    std::fs::OpenOptions::new().write(true).open(path)?.sync_all()
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .sync_all()
 }
